@@ -1,0 +1,124 @@
+"""Sequence classification: single texts or pairs, binary (one sigmoid unit, as the tutorial) or
+k-class (softmax). Reads the encoder's `pooled_output`, or a masked mean of `sequence_output`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bertkit.config import TaskConfig
+from bertkit.errors import BertkitError
+from bertkit.metrics import classification_metrics
+from bertkit.pipeline import text_dataset
+from bertkit.tasks.base import Task
+from bertkit.tasks.heads import PooledHead
+
+
+def label_names(values) -> tuple[str, ...]:
+    """Sorted label names: numerically when every label is an int, else as strings."""
+    values = set(values)
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
+        return tuple(str(v) for v in sorted(values))
+    return tuple(sorted(str(v) for v in values))
+
+
+class ClassifyTask(Task):
+    name = "classify"
+
+    @classmethod
+    def configure(cls, train_examples, *, pooling: str, head_dropout: float, source: str) -> TaskConfig:
+        gold = [e.label for e in train_examples]
+        missing = [e.guid for e in train_examples if e.label is None][:3]
+        if missing:
+            raise BertkitError(f"{source}: training examples without a label (e.g. {missing}); "
+                               "every training row needs a label.")
+        labels = label_names(gold)
+        if len(labels) < 2:
+            raise BertkitError(f"{source}: only one label ({labels[0]!r}) in the training data; "
+                               "classification needs at least two.")
+        has_b = {e.text_b is not None for e in train_examples}
+        if len(has_b) > 1:
+            first = next(e.guid for e in train_examples if e.text_b is None)
+            raise BertkitError(f"{source}: some rows have text_b and some do not (e.g. {first} lacks it); "
+                               "a pair task needs text_b on every row.")
+        return TaskConfig(task=cls.name, labels=labels, pooling=pooling, head_dropout=head_dropout,
+                          is_pair=has_b == {True})
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.config.labels)
+
+    @property
+    def binary(self) -> bool:
+        return self.num_labels == 2
+
+    def build_model(self, encoder) -> keras.Model:
+        units = 1 if self.binary else self.num_labels  # the tutorial's single sigmoid unit
+        return PooledHead(encoder, units, pooling=self.config.pooling, dropout=self.config.head_dropout)
+
+    def label_ids(self, examples, source: str) -> np.ndarray:
+        index = {name: i for i, name in enumerate(self.config.labels)}
+        ids = np.empty(len(examples), np.int32)
+        for i, e in enumerate(examples):
+            try:
+                ids[i] = index[str(e.label)]
+            except KeyError:
+                raise BertkitError(
+                    f"{source}: example {e.guid or i}: label {e.label!r} is not one of the model's labels "
+                    f"{list(self.config.labels)}; fix the label or retrain with it."
+                ) from None
+        return ids
+
+    def make_dataset(self, examples, batch_size, *, training, seed=0, source="data", with_labels=True):
+        if self.config.is_pair:
+            bad = next((e for e in examples if e.text_b is None), None)
+            if bad is not None:
+                raise BertkitError(f"{source}: example {bad.guid}: this model takes sentence pairs but the row "
+                                   "has no text_b.")
+        texts_b = [e.text_b for e in examples] if self.config.is_pair else None
+        labels = self.label_ids(examples, source) if with_labels else None
+        return text_dataset([e.text_a for e in examples], texts_b, labels, self.tokenizer, self.preprocess,
+                            batch_size, training=training, seed=seed)
+
+    def loss(self, labels, logits):
+        if self.binary:  # logits [B, 1]
+            y = tf.cast(tf.expand_dims(labels, -1), tf.float32)
+            return tf.squeeze(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits), -1)
+        return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)  # [B]
+
+    def probabilities(self, logits) -> np.ndarray:
+        """Per-class probabilities `[N, K]` from logits."""
+        logits = np.asarray(logits, np.float64)
+        if self.binary:
+            p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            return np.stack([1.0 - p, p], axis=1)
+        z = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def predict_outputs(self, model, dataset):
+        step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        logits, gold = [], []
+        for batch in dataset:
+            feats, labels = batch if isinstance(batch, tuple) else (batch, None)
+            logits.append(step(feats).numpy())
+            if labels is not None:
+                gold.append(labels.numpy())
+        logits = np.concatenate(logits) if logits else np.zeros((0, 1 if self.binary else self.num_labels))
+        return self.probabilities(logits), (np.concatenate(gold) if gold else None)
+
+    def compute_metrics(self, gold, probs) -> dict[str, Any]:
+        return classification_metrics(gold, probs, labels=list(self.config.labels))
+
+    def format_predictions(self, examples, probs):
+        out = []
+        for e, p in zip(examples, probs):
+            row = {"text": e.text_a}
+            if e.text_b is not None:
+                row["text_b"] = e.text_b
+            row["label"] = self.config.labels[int(np.argmax(p))]
+            row["probabilities"] = {name: round(float(q), 6) for name, q in zip(self.config.labels, p)}
+            out.append(row)
+        return out
