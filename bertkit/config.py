@@ -110,6 +110,7 @@ class TaskConfig(JsonConfig):
 
     task: str = "classify"
     labels: tuple = ()  # label names (str), in id order
+    label_type: str = "str"  # "int" or "str": the type the labels had in the training data
     pooling: str = "cls"  # "cls": the encoder's pooled_output; "mean": masked mean of sequence_output
     head_dropout: float = 0.1
     is_pair: bool = False
