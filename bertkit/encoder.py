@@ -136,7 +136,7 @@ class TransformerBlock(keras.layers.Layer):
         super().__init__(autocast=False, **kwargs)
         self.hidden_size = config.hidden_size
         self.attention = SelfAttention(config, name="attention")
-        self.attention_dropout = keras.layers.Dropout(config.dropout)
+        self.attention_output_dropout = keras.layers.Dropout(config.dropout)
         self.attention_layer_norm = _layer_norm(config, "attention_layer_norm")
         self.intermediate = _dense(config.intermediate_size, config, "intermediate", activation=_gelu)
         self.output_dense = _dense(config.hidden_size, config, "output")
@@ -152,7 +152,7 @@ class TransformerBlock(keras.layers.Layer):
 
     def call(self, x, input_mask, training=None):  # x: [B, T, H] float32
         a = self.attention(x, input_mask, training=training)  # [B, T, H] compute dtype
-        a = self.attention_dropout(a, training=training)
+        a = self.attention_output_dropout(a, training=training)
         x = self.attention_layer_norm(x + ops.cast(a, "float32"))  # [B, T, H] float32
         h = self.intermediate(x)  # [B, T, I] compute dtype
         h = self.output_dropout(self.output_dense(h), training=training)  # [B, T, H]

@@ -1,0 +1,55 @@
+"""What every weight-format loader returns, and the loader record the registry holds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from bertkit.config import EncoderConfig
+from bertkit.encoder import BertEncoder
+from bertkit.errors import BertkitError
+
+
+@dataclass
+class Pretrained:
+    """A loaded pretrained encoder and what preprocessing must match it."""
+
+    encoder: BertEncoder
+    encoder_config: EncoderConfig
+    vocab_file: str
+    do_lower_case: bool
+    source_format: str  # a key of `bertkit.weights.FORMATS`
+    default_pooling: str  # "mean" for sentence-transformers mean-pooling models, else "cls"
+
+
+@dataclass(frozen=True)
+class Loader:
+    """One weight format: how to recognise its folder and how to load it."""
+
+    expects: str  # what the folder must hold, for error messages
+    detect: Callable[[Path], bool]
+    load: Callable[[Path], Pretrained]
+
+
+def read_json(path: Path) -> dict:
+    """Reads a JSON object, raising `BertkitError` naming the file on any problem."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise BertkitError(f"{path}: file not found.") from None
+    except json.JSONDecodeError as e:
+        raise BertkitError(f"{path}:{e.lineno}: not valid JSON ({e.msg}).") from None
+    if not isinstance(data, dict):
+        raise BertkitError(f"{path}: expected a JSON object, got {type(data).__name__}.")
+    return data
+
+
+def sentence_transformers_pooling(folder: Path) -> str:
+    """Returns "mean" when `folder` is a sentence-transformers model that mean-pools, else "cls"."""
+    pooling_config = folder / "1_Pooling" / "config.json"
+    if pooling_config.is_file() and read_json(pooling_config).get("pooling_mode_mean_tokens") is True:
+        return "mean"
+    return "cls"
