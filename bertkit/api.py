@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from bertkit import bundle as bundle_lib
 from bertkit.config import EncoderConfig, PreprocessConfig, TaskConfig, TrainConfig
-from bertkit.data import Example, load_splits, read_examples
+from bertkit.data import Example, load_splits, read_examples, resolve_data, sample_examples
 from bertkit.encoder import BertEncoder
 from bertkit.errors import BertkitError
 from bertkit.io_utils import atomic_write_text
@@ -110,24 +110,14 @@ class BertkitModel:
 
 
 def _read_eval_data(data, samples, seed):
+    """Labelled examples from a file or split folder, or the test (else dev) split of a dataset."""
     path = Path(data)
-    if path.is_file():
-        examples = read_examples(path)
-        if samples:
-            examples = _sample(examples, samples, seed)
-        return examples, str(path)
-    # A dataset name or folder: evaluate on its test (or dev) split.
-    _, test, description = load_splits(str(data), train_samples=1, test_samples=samples, seed=seed)
-    if test is None:
-        raise BertkitError(f"{data}: no test or dev split found to evaluate on; pass a file with --data.")
-    return test, description
-
-
-def _sample(examples, n, seed):
-    if n is None or n >= len(examples):
-        return examples
-    idx = np.sort(np.random.default_rng(seed).choice(len(examples), n, replace=False))
-    return [examples[i] for i in idx]
+    if not path.exists() or (path.is_dir() and not (path / "pos").is_dir()):
+        split = resolve_data(str(data), "test")
+        if split is None:
+            raise BertkitError(f"{data}: no test or dev split found to evaluate on; pass a file with --data.")
+        path = split
+    return sample_examples(read_examples(path), samples, seed), str(path)
 
 
 def _build(task, encoder_config: EncoderConfig, preprocess: PreprocessConfig):

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from bertkit.config import TaskConfig
+from bertkit.data import LabelVocab
 from bertkit.errors import BertkitError
 from bertkit.metrics import classification_metrics
 from bertkit.pipeline import text_dataset
@@ -17,35 +18,23 @@ from bertkit.tasks.base import Task
 from bertkit.tasks.heads import PooledHead
 
 
-def label_names(values) -> tuple[str, ...]:
-    """Sorted label names: numerically when every label is an int, else as strings."""
-    values = set(values)
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-        return tuple(str(v) for v in sorted(values))
-    return tuple(sorted(str(v) for v in values))
-
-
 class ClassifyTask(Task):
     name = "classify"
 
     @classmethod
     def configure(cls, train_examples, *, pooling: str, head_dropout: float, source: str) -> TaskConfig:
-        gold = [e.label for e in train_examples]
-        missing = [e.guid for e in train_examples if e.label is None][:3]
-        if missing:
-            raise BertkitError(f"{source}: training examples without a label (e.g. {missing}); "
-                               "every training row needs a label.")
-        labels = label_names(gold)
-        if len(labels) < 2:
-            raise BertkitError(f"{source}: only one label ({labels[0]!r}) in the training data; "
-                               "classification needs at least two.")
+        vocab = LabelVocab.from_examples(train_examples)
         has_b = {e.text_b is not None for e in train_examples}
         if len(has_b) > 1:
             first = next(e.guid for e in train_examples if e.text_b is None)
             raise BertkitError(f"{source}: some rows have text_b and some do not (e.g. {first} lacks it); "
                                "a pair task needs text_b on every row.")
-        return TaskConfig(task=cls.name, labels=labels, pooling=pooling, head_dropout=head_dropout,
-                          is_pair=has_b == {True})
+        return TaskConfig(task=cls.name, labels=vocab.names, label_type=vocab.label_type, pooling=pooling,
+                          head_dropout=head_dropout, is_pair=has_b == {True})
+
+    @property
+    def vocab(self) -> LabelVocab:
+        return LabelVocab.from_json({"labels": self.config.labels, "label_type": self.config.label_type})
 
     @property
     def num_labels(self) -> int:
@@ -60,17 +49,7 @@ class ClassifyTask(Task):
         return PooledHead(encoder, units, pooling=self.config.pooling, dropout=self.config.head_dropout)
 
     def label_ids(self, examples, source: str) -> np.ndarray:
-        index = {name: i for i, name in enumerate(self.config.labels)}
-        ids = np.empty(len(examples), np.int32)
-        for i, e in enumerate(examples):
-            try:
-                ids[i] = index[str(e.label)]
-            except KeyError:
-                raise BertkitError(
-                    f"{source}: example {e.guid or i}: label {e.label!r} is not one of the model's labels "
-                    f"{list(self.config.labels)}; fix the label or retrain with it."
-                ) from None
-        return ids
+        return self.vocab.encode(examples)  # [N]; names the file:line of an unknown label
 
     def make_dataset(self, examples, batch_size, *, training, seed=0, source="data", with_labels=True):
         if self.config.is_pair:

@@ -32,7 +32,8 @@ def make_train_step(model, task, optimizer, strategy: tf.distribute.Strategy):
             loss = tf.nn.compute_average_loss(per_example)
         variables = model.trainable_variables
         grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+        # Variables outside the loss path (the pooler under mean pooling) have no gradient.
+        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
         return loss
 
     @tf.function(reduce_retracing=True)

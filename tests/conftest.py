@@ -1,0 +1,73 @@
+"""Shared fixtures: the tiny random BERT in HF format and tiny labelled data built from its vocab."""
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_HF = REPO / "tests" / "golden" / "tiny_bert_hf"
+DATA_DIR = Path(os.environ.get("BERTKIT_DATA", REPO.parent / "shared" / "data"))
+
+POSITIVE = ["the movie was great", "i loved it", "great plot", "the movie was great but thin",
+            "i loved the movie", "it was great"]
+NEGATIVE = ["the movie was awful", "plot is thin", "awful plot", "it was awful",
+            "the plot is thin and awful", "i was bored"]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def tiny_rows(n: int, seed: int):
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        text = rng.choice(POSITIVE if label else NEGATIVE)
+        rows.append({"text": text + rng.choice(["", " !", " .", " , it"]), "label": label})
+    return rows
+
+
+def make_trainable_tiny(folder: Path) -> Path:
+    """A tiny BERT (2 layers, hidden 32) with BERT's own initialisation, saved in HF format.
+
+    The parity golden `tiny_bert_hf` has deliberately large random weights (so every tensor mapping
+    shows in its outputs), which makes it slow to fine-tune; training tests use this one.
+    """
+    import keras
+
+    from bertkit.config import EncoderConfig
+    from bertkit.encoder import BertEncoder
+    from bertkit.weights import save_hf
+
+    keras.utils.set_random_seed(0)
+    enc = BertEncoder(EncoderConfig(vocab_size=74, hidden_size=32, num_layers=2, num_heads=4,
+                                    intermediate_size=64, max_position_embeddings=64))
+    save_hf(enc, str(TINY_HF / "vocab.txt"), True, str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return make_trainable_tiny(tmp_path_factory.mktemp("tiny_model") / "hf")
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> Path:
+    """A folder with train.jsonl (48 rows) and test.jsonl (16 rows) of tiny sentiment data."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    write_jsonl(folder / "train.jsonl", tiny_rows(48, 0))
+    write_jsonl(folder / "test.jsonl", tiny_rows(16, 1))
+    return folder
+
+
+@pytest.fixture
+def real_data_dir() -> Path:
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"real data folder {DATA_DIR} is absent (set BERTKIT_DATA)")
+    return DATA_DIR
