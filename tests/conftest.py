@@ -66,7 +66,7 @@ def tiny_data(tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     if not DATA_DIR.is_dir():
         pytest.skip(f"real data folder {DATA_DIR} is absent (set BERTKIT_DATA)")
