@@ -111,7 +111,8 @@ def main():
             loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
         variables = model.trainable_variables
         grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+        # Dense gradients: Keras 3's Adam mishandles the embedding's IndexedSlices (duplicate rows).
+        optimizer.apply_gradients([(tf.convert_to_tensor(g), v) for g, v in zip(grads, variables) if g is not None])
         return loss
 
     print(f"Beginning Training! ({num_train_steps} steps)")

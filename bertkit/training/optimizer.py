@@ -20,7 +20,8 @@ def uses_weight_decay(variable) -> bool:
 
 
 def create_optimizer(variables, learning_rate: float, total_steps: int, warmup_fraction: float = 0.1,
-                     weight_decay: float = 0.01, clip_norm: float | None = 1.0) -> keras.optimizers.Optimizer:
+                     weight_decay: float = 0.01, clip_norm: float | None = 1.0,
+                     loss_scale: bool = False) -> keras.optimizers.Optimizer:
     """Builds the fine-tuning optimizer.
 
     Args:
@@ -30,6 +31,7 @@ def create_optimizer(variables, learning_rate: float, total_steps: int, warmup_f
         warmup_fraction: share of `total_steps` spent warming up linearly from 0.
         weight_decay: decoupled weight decay (AdamW), skipped for LayerNorm and bias variables.
         clip_norm: clip gradients to this global norm before the update; None disables clipping.
+        loss_scale: wrap in a dynamic `LossScaleOptimizer` (float16 mixed precision).
 
     Returns:
         A Keras 3 AdamW optimizer.
@@ -40,4 +42,4 @@ def create_optimizer(variables, learning_rate: float, total_steps: int, warmup_f
         global_clipnorm=clip_norm,
     )
     opt.exclude_from_weight_decay(var_list=[v for v in variables if not uses_weight_decay(v)])
-    return opt
+    return keras.optimizers.LossScaleOptimizer(opt) if loss_scale else opt

@@ -26,6 +26,11 @@ class Progress:
         self.examples = 0
         self.interactive = getattr(self.stream, "isatty", lambda: False)()
         self._last_print = 0.0
+        self._offset = 0
+
+    def start_at(self, step: int) -> None:
+        """A resumed epoch starts at `step`: the ETA counts only the steps still to run."""
+        self._offset = step
 
     def update(self, step: int, loss: float, batch_examples: int, lr: float) -> None:
         self.examples += batch_examples
@@ -38,7 +43,7 @@ class Progress:
         self._last_print = now
         elapsed = now - self.start
         rate = self.examples / max(elapsed, 1e-9)
-        eta = (self.total - step) * elapsed / max(step, 1)
+        eta = (self.total - step) * elapsed / max(step - self._offset, 1)
         width = 24
         filled = int(width * step / max(self.total, 1))
         bar = "#" * filled + "." * (width - filled)

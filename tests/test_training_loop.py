@@ -1,0 +1,144 @@
+"""The loop's guarantees: gradient accumulation is exact, early stopping keeps the best epoch, a NaN
+loss stops the run without touching the last good checkpoint."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bertkit.config import EncoderConfig
+from bertkit.encoder import BertEncoder
+from bertkit.errors import BertkitError
+from bertkit.tasks.heads import PooledHead
+from bertkit.training.checkpoints import Checkpointer
+from bertkit.training.history import History
+from bertkit.training.loop import LoopOptions, run_training
+from bertkit.training.optimizer import create_optimizer
+
+T = 12
+
+
+class TinyTask:
+    """Binary sigmoid loss, enough for the loop."""
+
+    def loss(self, labels, logits):
+        y = tf.cast(labels[:, None], tf.float32)
+        return tf.squeeze(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits), -1)
+
+
+def tiny_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    config = EncoderConfig(vocab_size=50, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
+                           max_position_embeddings=32, dropout=0.0, attention_dropout=0.0)
+    model = PooledHead(BertEncoder(config), 1, pooling="mean", dropout=0.0)
+    model({k: tf.zeros((1, T), tf.int32) for k in ("input_word_ids", "input_mask", "input_type_ids")})
+    return model
+
+
+def data(n=24, seed=1):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(5, 50, size=(n, T)).astype(np.int32)
+    features = {"input_word_ids": ids, "input_mask": np.ones_like(ids), "input_type_ids": np.zeros_like(ids)}
+    labels = (ids[:, 0] > 27).astype(np.int32)
+    return features, labels
+
+
+def dataset_fn(batch, n=24):
+    features, labels = data(n)
+    return lambda epoch: tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch)
+
+
+def weights(model):
+    return [v.numpy().copy() for v in model.trainable_variables]
+
+
+def train(batch, accumulation, epochs=1, n=24, **kw):
+    model = tiny_model()
+    options = LoopOptions(epochs=epochs, num_examples=n, batch_size=batch, accumulation_steps=accumulation,
+                          verbose=False, **kw)
+    opt = create_optimizer(model.trainable_variables, 1e-2, options.steps_per_epoch * epochs, 0.0, 0.01,
+                           clip_norm=None)
+    stats = run_training(model, TinyTask(), dataset_fn(batch, n), opt, options,
+                         strategy=tf.distribute.get_strategy(), history=History(None))
+    return model, opt, stats
+
+
+def test_accumulation_equals_one_large_batch():
+    big, opt_big, _ = train(batch=12, accumulation=1)
+    acc, opt_acc, _ = train(batch=4, accumulation=3)
+    assert int(opt_big.iterations.numpy()) == int(opt_acc.iterations.numpy()) == 2
+    for a, b in zip(weights(big), weights(acc)):
+        np.testing.assert_allclose(a, b, atol=2e-6)
+
+
+def test_accumulation_with_a_short_last_group():
+    # 22 examples, micro-batch 4, k=3: groups of 12 and 10 examples.
+    big, _, _ = train(batch=12, accumulation=1, n=22)
+    acc, _, _ = train(batch=4, accumulation=3, n=22)
+    for a, b in zip(weights(big), weights(acc)):
+        np.testing.assert_allclose(a, b, atol=2e-6)
+    assert LoopOptions(1, 22, 4, 3).group_sizes() == [12, 10]
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path):
+    model = tiny_model()
+    options = LoopOptions(epochs=6, num_examples=24, batch_size=8, patience=2, main_metric="score", verbose=False)
+    opt = create_optimizer(model.trainable_variables, 1e-2, options.steps_per_epoch * 6, 0.0, 0.01)
+    opt.build(model.trainable_variables)
+    ckpt = Checkpointer(tmp_path / "checkpoints", model, opt)
+    scores = iter([0.5, 0.7, 0.6, 0.65, 0.9, 0.9])
+    best_weights = {}
+
+    def on_epoch_end(epoch):
+        score = next(scores)
+        if epoch == 2:
+            best_weights["w"] = weights(model)
+        return {"score": score}
+
+    stats = run_training(model, TinyTask(), dataset_fn(8), opt, options, strategy=tf.distribute.get_strategy(),
+                         history=History(None), on_epoch_end=on_epoch_end, checkpointer=ckpt)
+    assert stats["stopped_early"] and stats["epochs_run"] == 4 and stats["best_epoch"] == 2
+    assert stats["best_metric"] == pytest.approx(0.7)
+    assert ckpt.restore_best()
+    for a, b in zip(weights(model), best_weights["w"]):
+        np.testing.assert_array_equal(a, b)
+
+
+class NanAfter(TinyTask):
+    def __init__(self, step):
+        self.calls = tf.Variable(0)
+        self.step = step
+
+    def loss(self, labels, logits):
+        self.calls.assign_add(1)
+        loss = super().loss(labels, logits)
+        return tf.cond(self.calls > self.step, lambda: loss * np.nan, lambda: loss)
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
+    model = tiny_model()
+    options = LoopOptions(epochs=3, num_examples=24, batch_size=8, checkpoint_every=2, verbose=False)
+    opt = create_optimizer(model.trainable_variables, 1e-2, 9, 0.0, 0.01)
+    opt.build(model.trainable_variables)
+    ckpt = Checkpointer(tmp_path / "checkpoints", model, opt)
+    with pytest.raises(BertkitError, match=r"diverged.*nan.*last good checkpoint is .*ckpt-4"):
+        run_training(model, NanAfter(4), dataset_fn(8), opt, options, strategy=tf.distribute.get_strategy(),
+                     history=History(None), checkpointer=ckpt)
+    # the checkpoint written before the NaN restores to finite weights
+    restored = tiny_model(seed=5)
+    opt2 = create_optimizer(restored.trainable_variables, 1e-2, 9, 0.0, 0.01)
+    opt2.build(restored.trainable_variables)
+    again = Checkpointer(tmp_path / "checkpoints", restored, opt2)
+    assert again.restore_latest()
+    assert all(np.isfinite(w).all() for w in weights(restored))
+    # step 4 = epoch 1 done (3 steps) + 1 batch of epoch 2
+    assert int(again.epoch.numpy()) == 1 and int(again.batch_in_epoch.numpy()) == 1
+    assert int(opt2.iterations.numpy()) == 4
+
+
+def test_group_sizes_and_steps():
+    o = LoopOptions(epochs=1, num_examples=10, batch_size=4)
+    assert (o.batches_per_epoch, o.steps_per_epoch, o.group_sizes()) == (3, 3, [4, 4, 2])
+    assert math.isclose(sum(LoopOptions(1, 101, 8, 4).group_sizes()), 101)
