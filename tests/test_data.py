@@ -44,7 +44,7 @@ def raises(match: str):
 
 
 def test_registry_names():
-    assert set(READERS) == {"jsonl", "csv", "tsv", "aclimdb"}
+    assert set(READERS) == {"jsonl", "csv", "tsv", "aclimdb", "conll", "squad"}
 
 
 def test_jsonl_single_texts(tmp_path):

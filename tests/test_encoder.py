@@ -243,13 +243,13 @@ def test_save_hf_round_trips(tmp_path):
 
 def test_detect_format_lists_what_it_found(tmp_path):
     (tmp_path / "config.json").write_text("{}")
-    (tmp_path / "pytorch_model.bin").write_bytes(b"")
+    (tmp_path / "tf_model.h5").write_bytes(b"")
     with pytest.raises(BertkitError) as error:
         detect_format(tmp_path)
     message = str(error.value)
-    assert "no known weight format" in message and "['config.json', 'pytorch_model.bin']" in message
+    assert "no known weight format" in message and "['config.json', 'tf_model.h5']" in message
     assert "hf_safetensors: config.json (model_type bert), model.safetensors, vocab.txt" in message
     assert "re-save them as model.safetensors" in message
     with pytest.raises(BertkitError, match="not found"):
         detect_format(tmp_path / "nope")
-    assert list(FORMATS) == ["hf_safetensors"]
+    assert list(FORMATS) == ["hf_safetensors", "hf_pytorch_bin", "tf1_checkpoint", "tfhub_savedmodel"]

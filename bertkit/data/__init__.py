@@ -5,9 +5,11 @@ from bertkit.data.datasets import (
     cache_dir,
     download_imdb,
     load_splits,
+    locate_splits,
     resolve_data,
     sample_examples,
 )
+from bertkit.data.conll import TokenExample, read_conll
 from bertkit.data.examples import Example
 from bertkit.data.labels import LabelVocab
 from bertkit.data.readers import (
@@ -20,21 +22,27 @@ from bertkit.data.readers import (
     read_jsonl,
     read_tsv,
 )
+from bertkit.data.squad import QAExample, read_squad
 
 __all__ = [
     "DATASET_NAMES",
     "READERS",
     "Example",
+    "QAExample",
+    "TokenExample",
     "LabelVocab",
     "cache_dir",
     "detect_format",
     "download_imdb",
     "load_splits",
+    "locate_splits",
     "read_aclimdb",
+    "read_conll",
     "read_csv",
     "read_examples",
     "read_imdb_folder",
     "read_jsonl",
+    "read_squad",
     "read_tsv",
     "resolve_data",
     "sample_examples",

@@ -143,6 +143,11 @@ def resolve_data(spec, split: str = "train") -> Path | None:
     return _pick(_locate(spec), split)
 
 
+def locate_splits(spec) -> dict[str, Path | None]:
+    """`{"train", "dev", "test"}` -> path or None for `spec` (no fallbacks, no error for a missing train)."""
+    return _locate(spec)[1]
+
+
 def sample_examples(examples: list, n: int | None, seed: int = 42) -> list:
     """A seeded random subset of `n` examples, kept in their original order.
 

@@ -5,6 +5,8 @@ Formats:
 * `csv`, `tsv`: a header row naming the columns. TSV is read with quoting off, like the GLUE files.
 * `aclimdb`: one split folder of the Large Movie Review Dataset, `<split>/{pos,neg}/<id>_<rating>.txt`,
   labelled 1 for pos and 0 for neg (as the JSONL copies in shared/data).
+* `conll`: CoNLL column files (`.conll`, `eng.train|testa|testb`) -> `TokenExample`s (`bertkit.data.conll`).
+* `squad`: SQuAD v1.1 `.json` -> `QAExample`s (`bertkit.data.squad`).
 
 Every reader returns `list[Example]` whose guid says where the row came from (`<path>:<line>`, or
 `<split>/<pos|neg>/<id>_<rating>` for aclImdb), and raises `BertkitError` naming the file and line of
@@ -21,14 +23,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from bertkit.data.conll import read_conll
 from bertkit.data.examples import Example
+from bertkit.data.squad import read_squad
 from bertkit.errors import BertkitError
 
 # Used only when the caller keeps the default column name: the first one present wins.
 TEXT_ALIASES = ("text", "text_a", "sentence", "sentence1")
 TEXT_B_ALIASES = ("text_b", "sentence2")
 
-SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv",
+            # CoNLL column files (eng.train / eng.testa / eng.testb) and SQuAD JSON
+            ".conll": "conll", ".train": "conll", ".testa": "conll", ".testb": "conll", ".json": "squad"}
 IMDB_LABELS = {"neg": 0, "pos": 1}
 _IMDB_FILE = re.compile(r"^(\d+)_(\d+)\.txt$")
 _INT = re.compile(r"^-?\d+$")
@@ -250,7 +256,8 @@ def read_imdb_folder(root, split: str) -> list[Example]:
     return read_aclimdb(folder)
 
 
-READERS = {"jsonl": read_jsonl, "csv": read_csv, "tsv": read_tsv, "aclimdb": read_aclimdb}
+READERS = {"jsonl": read_jsonl, "csv": read_csv, "tsv": read_tsv, "aclimdb": read_aclimdb, "conll": read_conll,
+           "squad": read_squad}
 
 
 def detect_format(path) -> str:

@@ -3,9 +3,17 @@
 from bertkit.errors import BertkitError
 from bertkit.tasks.base import Task
 from bertkit.tasks.classify import ClassifyTask
+from bertkit.tasks.multilabel import MultiLabelTask
+from bertkit.tasks.ner import NerTask
+from bertkit.tasks.qa import QATask
+from bertkit.tasks.regression import RegressionTask
 
 TASKS: dict[str, type[Task]] = {
     ClassifyTask.name: ClassifyTask,
+    MultiLabelTask.name: MultiLabelTask,
+    RegressionTask.name: RegressionTask,
+    NerTask.name: NerTask,
+    QATask.name: QATask,
 }
 
 

@@ -22,7 +22,8 @@ class ClassifyTask(Task):
     name = "classify"
 
     @classmethod
-    def configure(cls, train_examples, *, pooling: str, head_dropout: float, source: str) -> TaskConfig:
+    def configure(cls, train_examples, *, pooling: str, head_dropout: float, source: str, **options) -> TaskConfig:
+        cls.resolve_options(options)  # classify has no options: names any that was given
         vocab = LabelVocab.from_examples(train_examples)
         has_b = {e.text_b is not None for e in train_examples}
         if len(has_b) > 1:

@@ -1,0 +1,131 @@
+"""Task benchmarks with the default all-MiniLM-L6-v2 on this CPU, each against BERT-base's published dev
+numbers and the issue's targets.
+
+| --task | bertkit task | train -> evaluate | metric (BERT-base) | target |
+|---|---|---|---|---|
+| mrpc | classify (pairs) | mrpc/train.jsonl -> mrpc/dev.jsonl (408) | F1 (88.9) | >= 86 |
+| rte | classify (pairs) | rte/train.jsonl -> rte/dev.jsonl (277) | accuracy (66.4) | >= 60 |
+| conll | ner | conll2003/eng.train -> eng.testb (3,453 sentences) | entity F1 (92.4) | >= 88 |
+| squad | qa | squad/dev-v1.1.json split by article: 33 articles train, 15 held out | EM / F1 | F1 >= 70 |
+
+    python benchmarks/tasks.py --task mrpc [--epochs 3] [--learning-rate 2e-5] [--max-seq-length 128]
+
+Defaults per task are in DEFAULTS (SQuAD: max_seq_length 256 instead of run_squad's 384, to fit the CPU;
+doc_stride 128, max_query_length 64). Writes benchmarks/results/tasks-<task>[-TAG].json with the metrics,
+the protocol, wall time and training examples/s (features/s for conll and squad, whose long inputs
+make several windows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import versions, write_result  # noqa: E402
+
+DEFAULTS = {
+    "mrpc": dict(task="classify", max_seq_length=128, batch_size=32, epochs=3, learning_rate=2e-5,
+                 metric="f1", reference=0.889, target=0.86),
+    "rte": dict(task="classify", max_seq_length=128, batch_size=32, epochs=3, learning_rate=2e-5,
+                metric="accuracy", reference=0.664, target=0.60),
+    "conll": dict(task="ner", max_seq_length=128, batch_size=32, epochs=3, learning_rate=5e-5,
+                  metric="f1", reference=0.924, target=0.88),
+    "squad": dict(task="qa", max_seq_length=256, batch_size=32, epochs=2, learning_rate=5e-5,
+                  metric="f1", reference=None, target=0.70),
+}
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("BERTKIT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+def data_spec(name: str, workdir: Path) -> str:
+    """What to pass as `data`: MRPC has a test split too, so a folder with only train + dev is made
+    (symlinks), making dev the evaluation split as in GLUE."""
+    root = data_root()
+    if name == "mrpc":
+        folder = workdir / "mrpc_train_dev"
+        folder.mkdir(exist_ok=True)
+        for split in ("train", "dev"):
+            link = folder / f"{split}.jsonl"
+            if not link.exists():
+                link.symlink_to(root / "mrpc" / f"{split}.jsonl")
+        return str(folder)
+    return str(root / {"conll": "conll2003", "squad": "squad"}.get(name, name))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--task", required=True, choices=sorted(DEFAULTS))
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--max-seq-length", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--train-samples", type=int, default=None, help="sample N training examples (a quick check)")
+    p.add_argument("--test-samples", type=int, default=None)
+    p.add_argument("--mixed-precision", default="auto")
+    p.add_argument("--pooling", default=None)
+    p.add_argument("--model", default=None)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--tag", default="")
+    p.add_argument("--output", default=None, help="keep the run folder here (default: a temp folder)")
+    args = p.parse_args()
+
+    import bertkit
+
+    cfg = dict(DEFAULTS[args.task])
+    for key in ("epochs", "learning_rate", "max_seq_length", "batch_size"):
+        if getattr(args, key) is not None:
+            cfg[key] = getattr(args, key)
+    workdir = Path(tempfile.mkdtemp(prefix=f"bertkit-{args.task}-"))
+    output = args.output or str(workdir / "run")
+    options = {"doc_stride": 128, "max_query_length": 64} if cfg["task"] == "qa" else None
+    start = time.perf_counter()
+    result = bertkit.train(data=data_spec(args.task, workdir), output=output, model=args.model, task=cfg["task"],
+                           max_seq_length=cfg["max_seq_length"], batch_size=cfg["batch_size"], epochs=cfg["epochs"],
+                           learning_rate=cfg["learning_rate"], train_samples=args.train_samples,
+                           test_samples=args.test_samples, seed=args.seed, pooling=args.pooling,
+                           mixed_precision=args.mixed_precision, task_options=options)
+    wall = time.perf_counter() - start
+    m = result.metrics
+    records = [json.loads(line) for line in open(Path(output) / "history.jsonl")]
+    start_record = next(r for r in records if r["kind"] == "start")
+    epochs = [r for r in records if r["kind"] == "epoch"]
+    main_value = m[cfg["metric"]]
+    out = {
+        "task": args.task,
+        "protocol": {k: v for k, v in cfg.items() if k not in ("metric", "reference", "target")}
+        | {"seed": args.seed, "train_samples": args.train_samples, "test_samples": args.test_samples,
+           "mixed_precision": args.mixed_precision, "pooling": result.model.task_config.pooling,
+           "task_options": result.model.task_config.extra, "data": start_record.get("data"),
+           "model": args.model or "all-MiniLM-L6-v2 (packaged)"},
+        "metric": cfg["metric"], "value": main_value, "bert_base_reference": cfg["reference"],
+        "target": cfg["target"], "target_met": main_value >= cfg["target"],
+        "metrics": {k: v for k, v in m.items() if not isinstance(v, (dict, list))},
+        "per_class": m.get("per_class"),
+        "train_examples": start_record.get("train_examples"),
+        "train_seconds": result.stats["train_seconds"],
+        "train_examples_per_second": result.stats["examples_per_second"],
+        "train_inputs": result.stats["train_examples"],
+        "wall_seconds_total": wall,
+        "per_epoch": [{"epoch": r["epoch"], "train_loss": r["train_loss"], "seconds": r["epoch_seconds"],
+                       cfg["metric"]: (r.get("eval") or {}).get(cfg["metric"])} for r in epochs],
+        "versions": versions(),
+    }
+    name = f"tasks-{args.task}" + (f"-{args.tag}" if args.tag else "")
+    write_result(name, out)
+    extra = f", exact_match {m['exact_match']:.4f}" if "exact_match" in m else ""
+    print(f"{args.task}: {cfg['metric']} {main_value:.4f}{extra} (target {cfg['target']}); training "
+          f"{result.stats['train_seconds'] / 60:.1f} min ({result.stats['examples_per_second']:.1f} inputs/s); "
+          f"wall {wall / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Token classification (NER): CoNLL column files in, entities with character offsets out.
+
+* Tags are converted to BIO (IOB2) for training (CoNLL-2003 is IOB1); the tag list, "O" first, is
+  saved in the bundle.
+* First-subword labelling: each word's label sits on its first WordPiece; later pieces, [CLS],
+  [SEP] and padding are ignored by the loss. Predictions are read back at first pieces, one tag per word.
+* A sentence longer than `max_seq_length - 2` pieces is not cut: it is split into overlapping
+  windows (stride: option `stride`, default half a window). Every window is trained on; at
+  prediction each word takes the window where it has the most context on both sides, as the
+  official SQuAD code does for document spans.
+* Scoring is entity-level P/R/F1 with conlleval semantics (`conll_metrics`), on words.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from bertkit.config import TaskConfig
+from bertkit.data import Example, TokenExample
+from bertkit.data.conll import to_bio
+from bertkit.errors import BertkitError
+from bertkit.tasks.base import Task
+from bertkit.tasks.conll_metrics import chunks, conll_metrics
+from bertkit.tasks.token_features import (
+    LABEL_PAD,
+    FeatureSet,
+    max_context_span,
+    run_model,
+    training_dataset,
+    windows,
+    word_pieces,
+)
+from bertkit.tasks.token_heads import TokenHead
+
+
+def _tag_order(tag: str) -> tuple:
+    return (tag != "O", tag[2:], tag[:1])  # O first, then by type, B before I
+
+
+class NerTask(Task):
+    name = "ner"
+    example_types = (TokenExample,)
+    option_defaults = {"stride": 0}  # window stride in WordPieces; 0 = half a window
+
+    @classmethod
+    def configure(cls, train_examples, *, pooling, head_dropout, source, **options) -> TaskConfig:
+        options = cls.resolve_options(options)
+        tags = set()
+        for e in train_examples:
+            if e.tags is None:
+                raise BertkitError(f"{e.guid}: no tags; NER training needs `word ... TAG` lines.")
+            tags.update(to_bio(e.tags))
+        if not tags - {"O"}:
+            raise BertkitError(f"{source}: every training tag is O; there are no entities to learn.")
+        labels = tuple(sorted(tags | {"O"}, key=_tag_order))
+        return TaskConfig(task=cls.name, labels=labels, label_type="str", pooling=pooling,
+                          head_dropout=head_dropout, extra={"scheme": "BIO", **options})
+
+    def build_model(self, encoder):
+        return TokenHead(encoder, len(self.config.labels), dropout=self.config.head_dropout)
+
+    def as_examples(self, inputs) -> list[TokenExample]:
+        """Raw strings (split on whitespace and punctuation), word lists, Examples or TokenExamples."""
+        out = []
+        for i, item in enumerate(inputs):
+            if isinstance(item, TokenExample):
+                out.append(item)
+            elif isinstance(item, str):
+                out.append(TokenExample.from_text(item, f"input-{i}"))
+            elif isinstance(item, Example):
+                out.append(TokenExample.from_text(item.text_a, item.guid))
+            elif isinstance(item, (list, tuple)) and all(isinstance(w, str) for w in item):
+                out.append(TokenExample(tuple(item), None, f"input-{i}"))
+            else:
+                raise BertkitError(f"predict: input {i} must be a text, a list of words or a TokenExample, "
+                                   f"got {type(item).__name__}.")
+        return out
+
+    def _tag_ids(self, example: TokenExample, index: dict) -> list[int]:
+        if example.tags is None:
+            raise BertkitError(f"{example.guid}: no tags; evaluation needs `word ... TAG` lines.")
+        ids = []
+        for word, tag in zip(example.words, to_bio(example.tags)):
+            if tag not in index:
+                raise BertkitError(f"{example.guid}: tag {tag!r} (word {word!r}) is not one of the training tags "
+                                   f"{list(self.config.labels)}.")
+            ids.append(index[tag])
+        return ids
+
+    def featurize(self, examples, with_labels: bool) -> FeatureSet:
+        """Windows of `[CLS] pieces [SEP]` with first-subword labels and each word's owning window."""
+        examples = self.as_examples(examples)
+        budget = self.preprocess.max_seq_length - 2
+        stride = int(self.config.extra.get("stride") or 0) or max(1, budget // 2)
+        pieces = word_pieces(self.tokenizer, [w for e in examples for w in e.words])
+        cls_id, sep_id = self.tokenizer.cls_id, self.tokenizer.sep_id
+        index = {t: i for i, t in enumerate(self.config.labels)}
+        word_ids, labels, owned, example_of = [], [], [], []
+        k = 0
+        for ei, e in enumerate(examples):
+            per_word = pieces[k:k + len(e.words)]
+            k += len(e.words)
+            tag_ids = self._tag_ids(e, index) if with_labels else None
+            flat = np.concatenate(per_word + [np.zeros(0, np.int32)]).astype(np.int32)  # [P]
+            first = np.cumsum([0] + [len(p) for p in per_word])[:-1]  # [W] first piece of each word
+            has_piece = np.array([len(p) > 0 for p in per_word], bool)  # [W]
+            spans = windows(len(flat), budget, stride)
+            owner = {w: max_context_span(spans, first[w]) for w in np.nonzero(has_piece)[0]}
+            for si, (start, length) in enumerate(spans):
+                word_ids.append(np.concatenate([[cls_id], flat[start:start + length], [sep_id]]).astype(np.int32))
+                lab = np.full(length + 2, LABEL_PAD, np.int32)
+                own = np.full(length + 2, -1, np.int32)
+                for w in np.nonzero(has_piece & (first >= start) & (first < start + length))[0]:
+                    pos = 1 + first[w] - start
+                    if tag_ids is not None:
+                        lab[pos] = tag_ids[w]
+                    if owner[w] == si:
+                        own[pos] = w
+                labels.append(lab)
+                owned.append(own)
+                example_of.append(ei)
+        return FeatureSet(word_ids, [np.zeros(len(w), np.int32) for w in word_ids],
+                          labels if with_labels else None, examples,
+                          meta={"owned": owned, "example": np.asarray(example_of, np.int64)})
+
+    def make_dataset(self, examples, batch_size, *, training, seed=0, source="data", with_labels=True):
+        features = self.featurize(examples, with_labels)
+        if training:
+            return training_dataset(features, batch_size, seed)
+        features.batch_size = batch_size
+        return features
+
+    def loss(self, labels, logits):
+        """Mean cross-entropy over each example's labelled positions: labels `[B, T]`, logits `[B, T, K]`."""
+        mask = tf.cast(labels != LABEL_PAD, tf.float32)  # [B, T]
+        ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(labels, 0), logits=logits)  # [B, T]
+        return tf.reduce_sum(ce * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)  # [B]
+
+    def predict_outputs(self, model, features: FeatureSet):
+        """Word-level tag probabilities, one `[words, K]` array per example (words without any
+        WordPiece, e.g. a lone control character, get "O"), and the gold BIO tags when labelled."""
+        k = len(self.config.labels)
+        probs = [np.zeros((len(e.words), k)) for e in features.examples]
+        for p in probs:
+            p[:, 0] = 1.0
+        for index, logits, _ in run_model(model, features):
+            for row, f in enumerate(index):
+                own = features.meta["owned"][f]
+                pos = np.nonzero(own >= 0)[0]
+                z = logits[row, pos].astype(np.float64)  # [n, K]
+                z = np.exp(z - z.max(axis=1, keepdims=True))
+                probs[features.meta["example"][f]][own[pos]] = z / z.sum(axis=1, keepdims=True)
+        gold = None
+        if features.labels is not None:
+            gold = [to_bio(e.tags) for e in features.examples]
+        return probs, gold
+
+    def tags(self, probs) -> list[list[str]]:
+        return [[self.config.labels[i] for i in p.argmax(axis=1)] for p in probs]
+
+    def compute_metrics(self, gold, probs):
+        return conll_metrics(gold, self.tags(probs))
+
+    def main_metric(self) -> str:
+        return "f1"
+
+    def format_predictions(self, examples, probs):
+        """Per text: the entities with character offsets into it (and the per-word tags)."""
+        out = []
+        for e, p, tags in zip(self.as_examples(examples), probs, self.tags(probs)):
+            entities = []
+            for kind, first, end in chunks(tags):
+                start, stop = e.offsets[first][0], e.offsets[end - 1][1]
+                score = float(np.mean([p[w].max() for w in range(first, end)]))
+                entities.append({"text": e.text[start:stop], "type": kind, "start": start, "end": stop,
+                                 "score": round(score, 6)})
+            out.append({"text": e.text, "entities": entities, "words": list(e.words), "tags": tags})
+        return out

@@ -1,0 +1,121 @@
+"""Regression (STS-B style): one real-valued score per text or text pair, a linear unit on the pooled
+output trained with mean squared error.
+
+Targets are standardised with the training mean and standard deviation (saved in the bundle), so
+the head starts at the right scale whatever the range (0-5 for STS-B); predictions are mapped back.
+Labels: numbers in JSONL, numeric cells in CSV/TSV. Scored with Pearson and Spearman correlation
+(and MSE / MAE).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from bertkit.config import TaskConfig
+from bertkit.errors import BertkitError
+from bertkit.tasks.base import Task
+from bertkit.tasks.heads import PooledHead
+from bertkit.tasks.sentence_utils import detect_pair, run_pooled, sentence_dataset
+
+
+def target(label, guid) -> float:
+    """A label as a finite float; errors name the row."""
+    if label is None:
+        raise BertkitError(f"{guid}: no label; regression rows need a numeric label.")
+    if isinstance(label, bool):
+        raise BertkitError(f"{guid}: label {label!r} is a boolean, not a score.")
+    try:
+        value = float(label)
+    except (TypeError, ValueError):
+        raise BertkitError(f"{guid}: label {label!r} is not a number; regression needs numeric scores.") from None
+    if not math.isfinite(value):
+        raise BertkitError(f"{guid}: label {label!r} is not a finite number.")
+    return value
+
+
+def rankdata(x: np.ndarray) -> np.ndarray:
+    """1-based ranks, ties given their average rank (as scipy.stats.rankdata)."""
+    x = np.asarray(x, np.float64)
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    sorted_x = x[order]
+    start = 0
+    for end in range(1, len(x) + 1):
+        if end == len(x) or sorted_x[end] != sorted_x[start]:
+            ranks[order[start:end]] = (start + end + 1) / 2.0  # mean of ranks start+1 .. end
+            start = end
+    return ranks
+
+
+def pearson(a, b) -> float | None:
+    """Pearson correlation; None when either side is constant."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    da, db = a - a.mean(), b - b.mean()
+    denom = math.sqrt(float((da * da).sum()) * float((db * db).sum()))
+    return float((da * db).sum() / denom) if denom > 0 else None
+
+
+def regression_metrics(gold, pred) -> dict:
+    """Pearson, Spearman (Pearson of average ranks), MSE, RMSE and MAE; n and notes."""
+    gold, pred = np.asarray(gold, np.float64).reshape(-1), np.asarray(pred, np.float64).reshape(-1)
+    if len(gold) != len(pred) or len(gold) == 0:
+        raise ValueError(f"need equal non-empty gold and predictions, got {len(gold)} and {len(pred)}.")
+    err = pred - gold
+    out = {"n": int(len(gold)), "pearson": pearson(gold, pred), "spearman": pearson(rankdata(gold), rankdata(pred)),
+           "mse": float(np.mean(err ** 2)), "rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err)))}
+    out["notes"] = ["correlations are undefined: the gold or the predicted scores are constant."] \
+        if out["pearson"] is None else []
+    return out
+
+
+class RegressionTask(Task):
+    name = "regression"
+
+    @classmethod
+    def configure(cls, train_examples, *, pooling, head_dropout, source, **options) -> TaskConfig:
+        cls.resolve_options(options)
+        y = np.array([target(e.label, e.guid) for e in train_examples])
+        if len(y) < 2 or y.std() == 0:
+            raise BertkitError(f"{source}: the training scores are all {y[0] if len(y) else 'missing'}; "
+                               "regression needs varying targets.")
+        return TaskConfig(task=cls.name, labels=(), label_type="str", pooling=pooling, head_dropout=head_dropout,
+                          is_pair=detect_pair(train_examples, source),
+                          extra={"target_mean": float(y.mean()), "target_std": float(y.std())})
+
+    def build_model(self, encoder):
+        return PooledHead(encoder, 1, pooling=self.config.pooling, dropout=self.config.head_dropout)
+
+    def make_dataset(self, examples, batch_size, *, training, seed=0, source="data", with_labels=True):
+        examples = self.as_examples(examples)
+        labels = None
+        if with_labels:
+            mean, std = self.config.extra["target_mean"], self.config.extra["target_std"]
+            labels = np.array([(target(e.label, e.guid) - mean) / std for e in examples], np.float32)
+        return sentence_dataset(self, examples, labels, batch_size, training=training, seed=seed, source=source)
+
+    def loss(self, labels, outputs):
+        return tf.square(outputs[:, 0] - labels)  # [B], on standardised targets
+
+    def predict_outputs(self, model, dataset):
+        out, gold = run_pooled(model, dataset, 1)
+        mean, std = self.config.extra["target_mean"], self.config.extra["target_std"]
+        return out[:, 0] * std + mean, (gold * std + mean if gold is not None else None)
+
+    def compute_metrics(self, gold, scores):
+        return regression_metrics(gold, scores)
+
+    def main_metric(self) -> str:
+        return "pearson"
+
+    def format_predictions(self, examples, scores):
+        out = []
+        for e, score in zip(self.as_examples(examples), scores):
+            row = {"text": e.text_a}
+            if e.text_b is not None:
+                row["text_b"] = e.text_b
+            row["score"] = round(float(score), 6)
+            out.append(row)
+        return out
