@@ -142,3 +142,17 @@ def test_group_sizes_and_steps():
     o = LoopOptions(epochs=1, num_examples=10, batch_size=4)
     assert (o.batches_per_epoch, o.steps_per_epoch, o.group_sizes()) == (3, 3, [4, 4, 2])
     assert math.isclose(sum(LoopOptions(1, 101, 8, 4).group_sizes()), 101)
+
+
+class OutOfMemory(TinyTask):
+    def loss(self, labels, logits):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+
+def test_out_of_memory_suggests_smaller_inputs():
+    model = tiny_model()
+    options = LoopOptions(epochs=1, num_examples=24, batch_size=8, verbose=False)
+    opt = create_optimizer(model.trainable_variables, 1e-2, 3, 0.0, 0.01)
+    with pytest.raises(BertkitError, match=r"out of memory.*--max-seq-length.*--accumulation-steps"):
+        run_training(model, OutOfMemory(), dataset_fn(8), opt, options, strategy=tf.distribute.get_strategy(),
+                     history=History(None))
