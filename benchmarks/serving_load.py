@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import versions, write_result  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("BERTKIT_DATA", REPO.parent / "shared" / "data"))
+DATA = Path(os.environ.setdefault("BERTKIT_DATA", str(REPO.parent / "shared" / "data")))  # as the Makefile
 
 
 def reviews(n: int, seed: int) -> list[str]:
