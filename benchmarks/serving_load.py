@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -188,8 +189,15 @@ def main():
     p.add_argument("--no-unbatched", action="store_true", help="skip the max-batch-size 1 comparison")
     args = p.parse_args()
 
-    texts = reviews(args.reviews, seed=0)
     work = Path(tempfile.mkdtemp(prefix="bertkit-serving-load-"))
+    try:
+        run_benchmark(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_benchmark(args, work: Path) -> None:
+    texts = reviews(args.reviews, seed=0)
     export, run, facts = prepare_model(args.model, work)
     out = {"setup": {**facts, "clients": args.clients, "request": "one IMDB test review per request (row format)",
                      "reviews": len(texts), "review_chars_mean": float(np.mean([len(t) for t in texts])),
