@@ -2,9 +2,16 @@
 
 A checkpoint holds the model, the optimizer (moments, step count: the learning-rate schedule position)
 and the loop position (epoch, batches done in it, early-stopping state), so a resumed run continues with
-the same data order and schedule. `tf.train.CheckpointManager` writes the data files first and updates
-its `checkpoint` index last, atomically; a run killed mid-write leaves at worst an unreferenced temporary
-file, never a checkpoint that the index points to and that cannot be read.
+the same data order and schedule.
+
+Crash safety, whatever instant the process is killed at:
+* `tf.train.Checkpoint.write` writes temporary files and renames them into place, the `.index` last;
+* only then is the `checkpoint` index file rewritten (atomically) to name the new checkpoint;
+* old checkpoints are deleted only after the index stops naming them.
+
+So the index never names a checkpoint that is missing or half-written. (`tf.train.CheckpointManager`
+deletes old checkpoints *before* it drops them from the index, so a kill in between leaves the index
+naming deleted files; hence this small ring of our own.)
 """
 
 from __future__ import annotations
@@ -26,6 +33,48 @@ def seed_states(model) -> list:
     return states
 
 
+class CheckpointRing:
+    """The newest `keep` checkpoints of `checkpoint` in `directory`, named `{name}-{number}`."""
+
+    def __init__(self, checkpoint: tf.train.Checkpoint, directory: Path, name: str, keep: int):
+        self.checkpoint, self.directory, self.name, self.keep = checkpoint, Path(directory), name, keep
+
+    @property
+    def paths(self) -> list[str]:
+        """The checkpoints the index names, oldest first."""
+        state = tf.train.get_checkpoint_state(str(self.directory))
+        if state is None:
+            return []
+        return [p if os.path.isabs(p) else str(self.directory / p) for p in state.all_model_checkpoint_paths]
+
+    @property
+    def latest(self) -> str | None:
+        return tf.train.latest_checkpoint(str(self.directory))
+
+    def save(self, number: int) -> str:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.checkpoint.write(str(self.directory / f"{self.name}-{number}"))  # whole before we go on
+        paths = [p for p in self.paths if p != path] + [path]
+        kept, dropped = paths[-self.keep:], paths[:-self.keep]
+        # Names relative to the folder (a moved run folder still resumes); written by an atomic rename.
+        tf.compat.v1.train.update_checkpoint_state(
+            str(self.directory), os.path.basename(path),
+            all_model_checkpoint_paths=[os.path.basename(p) for p in kept])
+        for old in dropped:  # no longer named: now safe to delete (the .index first makes it unloadable)
+            for f in [old + ".index", *tf.io.gfile.glob(old + ".data-*")]:
+                if tf.io.gfile.exists(f):
+                    tf.io.gfile.remove(f)
+        return path
+
+    def restore(self, checkpoint: tf.train.Checkpoint | None = None) -> bool:
+        """Restores the newest checkpoint (into `checkpoint`, default the saved one); False when none."""
+        path = self.latest
+        if path is None:
+            return False
+        (checkpoint or self.checkpoint).read(path).assert_existing_objects_matched()
+        return True
+
+
 class Checkpointer:
     """Saves and restores the training state of one run.
 
@@ -44,37 +93,26 @@ class Checkpointer:
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.bad_epochs = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.optimizer = optimizer
-        self.checkpoint = tf.train.Checkpoint(
+        checkpoint = tf.train.Checkpoint(
             model=model, optimizer=optimizer, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
             best_metric=self.best_metric, best_epoch=self.best_epoch, bad_epochs=self.bad_epochs,
             rng=seed_states(model))
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory), max_to_keep=keep,
-                                                  checkpoint_name="ckpt")
-        self.best_checkpoint = tf.train.Checkpoint(model=model)
-        self.best_manager = tf.train.CheckpointManager(self.best_checkpoint, str(self.directory / "best"),
-                                                       max_to_keep=1, checkpoint_name="best")
+        self.ring = CheckpointRing(checkpoint, self.directory, "ckpt", keep)
+        self.best_ring = CheckpointRing(tf.train.Checkpoint(model=model), self.directory / "best", "best", 1)
 
     @property
     def latest(self) -> str | None:
-        return self.manager.latest_checkpoint
+        return self.ring.latest
 
     def restore_latest(self) -> bool:
         """Restores the newest checkpoint; False when there is none."""
-        path = self.manager.latest_checkpoint
-        if path is None:
-            return False
-        self.checkpoint.restore(path).assert_existing_objects_matched()
-        return True
+        return self.ring.restore()
 
     def save(self) -> str:
-        return self.manager.save(checkpoint_number=int(self.optimizer.iterations.numpy()))
+        return self.ring.save(int(self.optimizer.iterations.numpy()))
 
     def save_best(self) -> str:
-        return self.best_manager.save(checkpoint_number=int(self.epoch.numpy()))
+        return self.best_ring.save(int(self.epoch.numpy()))
 
     def restore_best(self) -> bool:
-        path = self.best_manager.latest_checkpoint
-        if path is None:
-            return False
-        self.best_checkpoint.restore(path).assert_existing_objects_matched()
-        return True
+        return self.best_ring.restore()
