@@ -15,7 +15,7 @@ from bertkit.compat import (FullTokenizer, InputExample, KerasLayer, PaddingInpu
                             convert_examples_to_features, input_fn_builder)
 from bertkit.config import PreprocessConfig
 from bertkit.errors import BertkitError
-from bertkit.pipeline import text_dataset
+from bertkit.pipeline import encode_texts
 from bertkit.weights import default_model_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,13 +45,14 @@ def test_features_equal_bertkit_pipeline_and_official_packing(reviews):
     examples = [InputExample(guid=i, text_a=t, label=y) for i, (t, y) in enumerate(zip(texts, labels))]
     features = convert_examples_to_features(examples, [0, 1], 128, tok)
     # bertkit's own pipeline with the official head truncation.
-    ds = text_dataset(texts, None, np.asarray(labels), tok.tokenizer,
-                      PreprocessConfig(max_seq_length=128, truncation="head"), 64, training=False)
-    feats, ids = next(iter(ds))
-    np.testing.assert_array_equal(np.array([f.input_ids for f in features]), feats["input_word_ids"].numpy())
-    np.testing.assert_array_equal(np.array([f.input_mask for f in features]), feats["input_mask"].numpy())
-    np.testing.assert_array_equal(np.array([f.segment_ids for f in features]), feats["input_type_ids"].numpy())
-    assert [f.label_id for f in features] == ids.numpy().tolist()
+    word_rows, type_rows = encode_texts(texts, None, tok.tokenizer, PreprocessConfig(max_seq_length=128,
+                                                                                     truncation="head"))
+    for f, ids, types in zip(features, word_rows, type_rows):
+        n = len(ids)  # bertkit keeps rows unpadded; the tutorial pads to 128
+        assert f.input_ids == ids.tolist() + [0] * (128 - n)
+        assert f.input_mask == [1] * n + [0] * (128 - n)
+        assert f.segment_ids == types.tolist() + [0] * (128 - n)
+    assert [f.label_id for f in features] == list(labels)
     # and the official recipe, written out by hand from the reference tokenizer.
     vocab = ref.load_vocab(VOCAB)
     for f, text in zip(features, texts):

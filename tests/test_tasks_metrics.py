@@ -10,7 +10,8 @@ from bertkit.tasks.multilabel import label_set, multilabel_metrics
 from bertkit.tasks.qa_features import Context, align_pieces, answer_pieces, best_spans, decode, split_words
 from bertkit.tasks.regression import rankdata, regression_metrics
 from bertkit.tasks.squad_metrics import exact_match, normalize_answer, squad_metrics, token_f1
-from bertkit.tasks.token_features import bucketed_order, max_context_span, windows
+from bertkit.batching import bucketed_order
+from bertkit.tasks.token_features import max_context_span, windows
 
 
 # --- CoNLL ---------------------------------------------------------------------------------------

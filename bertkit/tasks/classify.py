@@ -11,11 +11,10 @@ import tensorflow as tf
 
 from bertkit.config import TaskConfig
 from bertkit.data import LabelVocab
-from bertkit.errors import BertkitError
 from bertkit.metrics import classification_metrics
-from bertkit.pipeline import text_dataset
 from bertkit.tasks.base import Task
 from bertkit.tasks.heads import PooledHead
+from bertkit.tasks.sentence_utils import detect_pair, run_pooled, sentence_dataset
 
 
 class ClassifyTask(Task):
@@ -25,13 +24,8 @@ class ClassifyTask(Task):
     def configure(cls, train_examples, *, pooling: str, head_dropout: float, source: str, **options) -> TaskConfig:
         cls.resolve_options(options)  # classify has no options: names any that was given
         vocab = LabelVocab.from_examples(train_examples)
-        has_b = {e.text_b is not None for e in train_examples}
-        if len(has_b) > 1:
-            first = next(e.guid for e in train_examples if e.text_b is None)
-            raise BertkitError(f"{source}: some rows have text_b and some do not (e.g. {first} lacks it); "
-                               "a pair task needs text_b on every row.")
         return TaskConfig(task=cls.name, labels=vocab.names, label_type=vocab.label_type, pooling=pooling,
-                          head_dropout=head_dropout, is_pair=has_b == {True})
+                          head_dropout=head_dropout, is_pair=detect_pair(train_examples, source))
 
     @property
     def vocab(self) -> LabelVocab:
@@ -53,15 +47,9 @@ class ClassifyTask(Task):
         return self.vocab.encode(examples)  # [N]; names the file:line of an unknown label
 
     def make_dataset(self, examples, batch_size, *, training, seed=0, source="data", with_labels=True):
-        if self.config.is_pair:
-            bad = next((e for e in examples if e.text_b is None), None)
-            if bad is not None:
-                raise BertkitError(f"{source}: example {bad.guid}: this model takes sentence pairs but the row "
-                                   "has no text_b.")
-        texts_b = [e.text_b for e in examples] if self.config.is_pair else None
         labels = self.label_ids(examples, source) if with_labels else None
-        return text_dataset([e.text_a for e in examples], texts_b, labels, self.tokenizer, self.preprocess,
-                            batch_size, training=training, seed=seed)
+        return sentence_dataset(self, examples, labels, batch_size, training=training, seed=seed, source=source,
+                                label_dtype=np.int32)
 
     def loss(self, labels, logits):
         if self.binary:  # logits [B, 1]
@@ -79,15 +67,8 @@ class ClassifyTask(Task):
         return z / z.sum(axis=1, keepdims=True)
 
     def predict_outputs(self, model, dataset):
-        step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        logits, gold = [], []
-        for batch in dataset:
-            feats, labels = batch if isinstance(batch, tuple) else (batch, None)
-            logits.append(step(feats).numpy())
-            if labels is not None:
-                gold.append(labels.numpy())
-        logits = np.concatenate(logits) if logits else np.zeros((0, 1 if self.binary else self.num_labels))
-        return self.probabilities(logits), (np.concatenate(gold) if gold else None)
+        logits, gold = run_pooled(model, dataset, 1 if self.binary else self.num_labels)
+        return self.probabilities(logits), gold
 
     def compute_metrics(self, gold, probs) -> dict[str, Any]:
         return classification_metrics(gold, probs, labels=list(self.config.labels))

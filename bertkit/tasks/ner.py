@@ -22,15 +22,8 @@ from bertkit.data.conll import to_bio
 from bertkit.errors import BertkitError
 from bertkit.tasks.base import Task
 from bertkit.tasks.conll_metrics import chunks, conll_metrics
-from bertkit.tasks.token_features import (
-    LABEL_PAD,
-    FeatureSet,
-    max_context_span,
-    run_model,
-    training_dataset,
-    windows,
-    word_pieces,
-)
+from bertkit.batching import LABEL_PAD, FeatureSet, run_model, training_dataset
+from bertkit.tasks.token_features import max_context_span, windows, word_pieces
 from bertkit.tasks.token_heads import TokenHead
 
 

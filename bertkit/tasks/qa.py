@@ -22,7 +22,7 @@ from bertkit.errors import BertkitError
 from bertkit.tasks.base import Task
 from bertkit.tasks.qa_features import best_spans, decode, qa_features
 from bertkit.tasks.squad_metrics import squad_metrics
-from bertkit.tasks.token_features import FeatureSet, run_model, training_dataset
+from bertkit.batching import FeatureSet, run_model, training_dataset
 from bertkit.tasks.token_heads import SpanHead
 
 

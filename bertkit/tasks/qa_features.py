@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from bertkit.tasks.token_features import FeatureSet, max_context_span, windows, word_pieces
+from bertkit.batching import FeatureSet
+from bertkit.tasks.token_features import max_context_span, windows, word_pieces
 
 _WHITESPACE = frozenset(" \t\r\n\u202f")  # run_squad's is_whitespace
 

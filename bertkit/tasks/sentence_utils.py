@@ -4,10 +4,9 @@ the text pipeline and the prediction loop."""
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from bertkit.errors import BertkitError
-from bertkit.pipeline import text_dataset
+from bertkit.pipeline import predict_rows, sentence_features, text_dataset
 
 
 def detect_pair(examples, source: str) -> bool:
@@ -20,26 +19,21 @@ def detect_pair(examples, source: str) -> bool:
     return has_b == {True}
 
 
-def sentence_dataset(task, examples, labels, batch_size, *, training, seed, source, label_dtype=tf.float32):
-    """`text_dataset` for `task`'s examples, checking that pair models get pairs."""
+def sentence_dataset(task, examples, labels, batch_size, *, training, seed, source, label_dtype=np.float32):
+    """The length-bucketed pipeline (`bertkit.pipeline`) for `task`'s examples, checking that pair
+    models get pairs. Training: a `tf.data.Dataset`; evaluation: a `FeatureSet` for `run_pooled`."""
     if task.config.is_pair:
         bad = next((e for e in examples if e.text_b is None), None)
         if bad is not None:
             raise BertkitError(f"{source}: example {bad.guid}: this model takes sentence pairs but the row "
                                "has no text_b.")
     texts_b = [e.text_b for e in examples] if task.config.is_pair else None
-    return text_dataset([e.text_a for e in examples], texts_b, labels, task.tokenizer, task.preprocess, batch_size,
-                        training=training, seed=seed, label_dtype=label_dtype)
+    labels = None if labels is None else np.asarray(labels, label_dtype)
+    features = sentence_features([e.text_a for e in examples], texts_b, labels, task.tokenizer, task.preprocess,
+                                 examples, batch_size)
+    return text_dataset(features, batch_size, training=training, seed=seed)
 
 
-def run_pooled(model, dataset, width: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Model outputs `[N, width]` over `dataset` and the gold labels (None when unlabelled)."""
-    step = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    outputs, gold = [], []
-    for batch in dataset:
-        feats, labels = batch if isinstance(batch, tuple) else (batch, None)
-        outputs.append(step(feats).numpy())
-        if labels is not None:
-            gold.append(labels.numpy())
-    out = np.concatenate(outputs).astype(np.float64) if outputs else np.zeros((0, width))
-    return out, (np.concatenate(gold) if gold else None)
+def run_pooled(model, features, width: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Model outputs `[N, width]` over `features` in input order, and the gold labels (None when unlabelled)."""
+    return predict_rows(model, features, width)

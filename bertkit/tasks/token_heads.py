@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from bertkit.tasks.token_features import INPUT_NAMES
+from bertkit.batching import INPUT_NAMES
 
 PAD_LOGIT = -1e4  # span logits of padding positions: softmax gives them ~0
 

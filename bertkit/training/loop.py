@@ -160,7 +160,7 @@ def run_training(model, task, dataset_fn: Callable[[int], tf.data.Dataset], opti
 
     Returns:
         `{"train_seconds", "train_examples", "examples_per_second", "final_loss", "stopped_early",
-        "best_epoch", "best_metric", "epochs_run"}`.
+        "best_epoch", "best_metric", "epochs_run", "traces"}` (traces: how often the step was traced).
     """
     fns = StepFunctions(model, task, optimizer, strategy, options.accumulation_steps, options.clip_norm)
     sizes = options.group_sizes()
@@ -243,10 +243,12 @@ def run_training(model, task, dataset_fn: Callable[[int], tf.data.Dataset], opti
             history.log("early_stop", int(optimizer.iterations.numpy()), epoch=epoch, best_epoch=best_epoch,
                         best_metric=best_metric, patience=options.patience)
             break
+    traced = fns.micro if k > 1 else fns.step
     return {"train_seconds": train_seconds, "train_examples": train_examples,
             "examples_per_second": train_examples / max(train_seconds, 1e-9), "final_loss": loss_value,
             "stopped_early": stopped, "best_epoch": best_epoch,
-            "best_metric": best_metric if best_epoch else None, "epochs_run": epoch}
+            "best_metric": best_metric if best_epoch else None, "epochs_run": epoch,
+            "traces": traced.experimental_get_tracing_count()}  # bounded: batch lengths are multiples of 8
 
 
 def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset, global_batch: int):
