@@ -36,6 +36,8 @@ class FeatureSet:
         meta: task-specific per-feature data (example index, word or character maps).
         token_labels: whether `labels` is per token.
         batch_size: rows per evaluation batch.
+        extra_inputs: more per-token model inputs, `{name: per feature int32 [T_i]}`, padded with 0
+            (e.g. the NER head's `input_case_ids`).
     """
 
     word_ids: list
@@ -45,6 +47,7 @@ class FeatureSet:
     meta: dict = field(default_factory=dict)
     token_labels: bool = True
     batch_size: int = 64
+    extra_inputs: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.word_ids)
@@ -60,6 +63,8 @@ class FeatureSet:
         feats = {"input_word_ids": word_ids, "input_mask": (_pad([np.ones(len(self.word_ids[i]), np.int32)
                                                                   for i in idx], t, 0)),
                  "input_type_ids": _pad([self.type_ids[i] for i in idx], t, 0)}
+        for name, rows in self.extra_inputs.items():
+            feats[name] = _pad([rows[i] for i in idx], t, 0)  # [B, T]
         if with_index:
             feats["feature_index"] = np.asarray(idx, np.int32)  # [B]
         if self.labels is None:
@@ -115,7 +120,8 @@ def training_dataset(features: FeatureSet, batch_size: int, seed: int) -> tf.dat
     labels = np.asarray(features.labels) if not features.token_labels else None
     label_spec = spec if features.token_labels else tf.TensorSpec([None, *labels.shape[1:]],
                                                                   tf.as_dtype(labels.dtype))
-    ds = tf.data.Dataset.from_generator(generate, output_signature=({n: spec for n in INPUT_NAMES}, label_spec))
+    names = (*INPUT_NAMES, *features.extra_inputs)
+    ds = tf.data.Dataset.from_generator(generate, output_signature=({n: spec for n in names}, label_spec))
     ds = ds.apply(tf.data.experimental.assert_cardinality(math.ceil(len(features) / batch_size)))
     return ds.prefetch(2)
 

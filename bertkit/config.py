@@ -137,4 +137,5 @@ class TrainConfig(JsonConfig):
     patience: int | None = None  # early stopping on the dev metric
     keep_best: bool = False  # the bundle gets the best epoch's weights (implied by patience)
     strategy: str = "auto"
+    jit_compile: bool = False  # XLA for the train step (slower on the CPUs measured; try it on GPUs)
     log_every: int = 10  # kept so bundles written before this field set was revised still load

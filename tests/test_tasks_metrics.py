@@ -161,3 +161,13 @@ def test_regression_metrics():
     m = regression_metrics([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])
     assert m["pearson"] == pytest.approx(-1.0) and m["spearman"] == pytest.approx(-1.0)
     assert regression_metrics([1.0, 2.0], [5.0, 5.0])["pearson"] is None
+
+
+def test_word_case_classes():
+    from bertkit.tasks.ner import CASES, word_case
+
+    got = {w: CASES[word_case(w)] for w in ["bush", "Bush", "US", "I", "McDonald", "iPhone", "1996", "-", "U.S.",
+                                            "Élan", "ÉLAN", "3rd"]}
+    assert got == {"bush": "lower", "Bush": "title", "US": "upper", "I": "title", "McDonald": "mixed",
+                   "iPhone": "mixed", "1996": "number", "-": "other", "U.S.": "upper", "Élan": "title",
+                   "ÉLAN": "upper", "3rd": "lower"}

@@ -178,3 +178,31 @@ def test_ner_cli_predict_and_evaluate(ner_run, conll_dir, capsys, tmp_path):
     assert main(["predict", "--model", str(run), "bob loved the movie in paris ."]) == 0
     row = json.loads(capsys.readouterr().out)
     assert all(row["text"][e["start"]:e["end"]] == e["text"] for e in row["entities"])
+
+
+def test_ner_case_features_tell_apart_what_an_uncased_encoder_cannot(tmp_path, tiny_model_dir):
+    # "i saw rose" (O) and "i saw Rose" (PER) are the same ids to an uncased encoder: only casing differs.
+    def sentences(n, seed):
+        rng = random.Random(seed)
+        rows = []
+        for _ in range(n):
+            word, tag = rng.choice([("rose", "O"), ("Rose", "I-PER"), ("bob", "O"), ("Bob", "I-PER")])
+            rows.append(f"i X X O\nsaw X X O\n{word} X X {tag}")
+        return "\n\n".join(rows) + "\n"
+
+    (tmp_path / "train.conll").write_text(sentences(64, 0))
+    (tmp_path / "test.conll").write_text(sentences(16, 1))
+    f1 = {}
+    for choice in ("on", "off"):
+        result = bertkit.train(data=str(tmp_path / "train.conll"), output=None, model=str(tiny_model_dir), task="ner",
+                               epochs=6, task_options={"case_features": choice}, **TRAIN_KW)
+        f1[choice] = result.metrics["f1"]
+        assert result.model.task.model_input_names()[-1] == ("input_case_ids" if choice == "on" else "input_type_ids")
+    assert f1["on"] == 1.0
+    assert f1["off"] < 0.8  # without casing the two spellings get the same tag
+
+
+def test_ner_rejects_an_unknown_case_features_choice(tmp_path, tiny_model_dir, conll_dir):
+    with pytest.raises(BertkitError, match="case_features"):
+        bertkit.train(data=str(conll_dir), output=None, model=str(tiny_model_dir), task="ner", epochs=1,
+                      task_options={"case_features": "maybe"}, **TRAIN_KW)

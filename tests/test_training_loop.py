@@ -156,3 +156,35 @@ def test_out_of_memory_suggests_smaller_inputs():
     with pytest.raises(BertkitError, match=r"out of memory.*--max-seq-length.*--accumulation-steps"):
         run_training(model, OutOfMemory(), dataset_fn(8), opt, options, strategy=tf.distribute.get_strategy(),
                      history=History(None))
+
+
+def _loss_curve(policy: str, steps: int = 6) -> list[float]:
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = tiny_model()
+        options = LoopOptions(epochs=1, num_examples=24, batch_size=4, verbose=False)
+        opt = create_optimizer(model.trainable_variables, 1e-2, steps, 0.0, 0.01, clip_norm=None)
+        losses = []
+        history = History(None)
+        history.log = lambda kind, step, **record: losses.append(record["loss"]) if kind == "train" else None
+        run_training(model, TinyTask(), dataset_fn(4), opt, options, strategy=tf.distribute.get_strategy(),
+                     history=history)
+        assert all(v.dtype == "float32" for v in model.trainable_variables)  # float32 master weights
+        return losses
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_bfloat16_training_loss_follows_float32():
+    # bf16 matmuls carry ~3 significant digits; the loss (softmax, LayerNorm and loss in float32) tracks fp32.
+    fp32, bf16 = _loss_curve("float32"), _loss_curve("mixed_bfloat16")
+    assert len(fp32) == len(bf16) == 6
+    np.testing.assert_allclose(bf16, fp32, rtol=0.03, atol=0.01)
+    assert fp32 != bf16  # the bf16 run really ran in bf16
+
+
+def test_xla_step_trains_the_same_weights():
+    plain, _, _ = train(batch=4, accumulation=1)
+    xla, _, _ = train(batch=4, accumulation=1, jit_compile=True)
+    for a, b in zip(weights(plain), weights(xla)):
+        np.testing.assert_allclose(a, b, atol=1e-5)

@@ -113,6 +113,10 @@ class Task:
         """Prediction inputs read from `path` in this task's own format; None: the generic readers."""
         return None
 
+    def model_input_names(self) -> tuple[str, ...]:
+        """What the model built by `build_model` takes: the encoder's three inputs, plus a task's own."""
+        return ("input_word_ids", "input_mask", "input_type_ids")
+
     def build_model(self, encoder) -> keras.Model:
         """Puts this task's head on `encoder`; the model maps encoder inputs to float32 outputs."""
         raise NotImplementedError

@@ -36,6 +36,7 @@ class LoopOptions:
     patience: int | None = None  # stop after this many epochs without a better dev metric
     main_metric: str = "accuracy"  # higher is better
     verbose: bool = True
+    jit_compile: bool = False  # compile the train step with XLA
 
     @property
     def batches_per_epoch(self) -> int:
@@ -58,7 +59,7 @@ class StepFunctions:
     """The compiled micro-step / apply functions for one model, task, optimizer and strategy."""
 
     def __init__(self, model, task, optimizer, strategy: tf.distribute.Strategy, accumulation_steps: int,
-                 clip_norm: float | None = 1.0):
+                 clip_norm: float | None = 1.0, jit_compile: bool = False):
         self.model, self.task, self.optimizer, self.strategy = model, task, optimizer, strategy
         self.clip_norm = clip_norm
         self.accumulate = accumulation_steps > 1
@@ -70,8 +71,10 @@ class StepFunctions:
                                          synchronization=tf.VariableSynchronization.ON_READ,
                                          aggregation=tf.VariableAggregation.SUM)
                              for v in model.trainable_variables]
-        self.step = tf.function(self._step, reduce_retracing=True)
-        self.micro = tf.function(self._micro, reduce_retracing=True)
+        # With XLA every distinct batch shape compiles once; bucketed lengths are multiples of 8, so
+        # there are at most max_seq_length / 8 of them.
+        self.step = tf.function(self._step, reduce_retracing=not jit_compile, jit_compile=jit_compile)
+        self.micro = tf.function(self._micro, reduce_retracing=not jit_compile, jit_compile=jit_compile)
         self.apply = tf.function(self._apply)
 
     def _grads(self, features, labels, group_size):
@@ -162,7 +165,8 @@ def run_training(model, task, dataset_fn: Callable[[int], tf.data.Dataset], opti
         `{"train_seconds", "train_examples", "examples_per_second", "final_loss", "stopped_early",
         "best_epoch", "best_metric", "epochs_run", "traces"}` (traces: how often the step was traced).
     """
-    fns = StepFunctions(model, task, optimizer, strategy, options.accumulation_steps, options.clip_norm)
+    fns = StepFunctions(model, task, optimizer, strategy, options.accumulation_steps, options.clip_norm,
+                        options.jit_compile)
     sizes = options.group_sizes()
     k = options.accumulation_steps
     start_epoch = int(checkpointer.epoch.numpy()) + 1 if checkpointer else 1
