@@ -185,7 +185,10 @@ def format_predict(outputs: dict, row_format: bool) -> dict:
 
 
 def _to_json(array) -> list:
-    """A numpy array -> nested lists; bytes become strings (or `{"b64": ...}` if not UTF-8)."""
+    """A numpy array -> nested lists; bytes become strings (or `{"b64": ...}` if not UTF-8); an object
+    array of JSON-ready values (a bundle-served model's entities, answers) is passed through."""
+    if array.dtype.kind == "O" and array.ndim == 1 and not any(isinstance(v, bytes) for v in array):
+        return list(array)
     if array.dtype.kind in ("S", "O"):
         return [_to_json(a) for a in array] if array.ndim > 1 else [_decode(b) for b in array]
     return array.tolist()

@@ -1,4 +1,4 @@
-"""`bertkit serve`: the TF Serving REST API for an exported model, and a page to try it.
+"""`bertkit serve`: the TF Serving REST API for an exported model (or an NER / QA bundle), and a page.
 
     GET  /v1/models/NAME                  status        {"model_version_status": [...]}
     GET  /v1/models/NAME/metadata         signatures    {"model_spec": ..., "metadata": {"signature_def": ...}}
@@ -116,7 +116,7 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256  # listen backlog: many clients connecting at once are queued, not reset
 
-    def __init__(self, address, model: ServedModel, batcher: Batcher, config: ServeConfig, page: bytes):
+    def __init__(self, address, model, batcher: Batcher, config: ServeConfig, page: bytes):
         self.model, self.batcher, self.config, self.page = model, batcher, config, page
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -147,7 +147,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path == "/bertkit/model":
             info = self.server.model.info
             return self._send_json(200, {"name": self.server.config.name, **{k: info[k] for k in (
-                "task", "inputs", "outputs", "labels", "is_pair", "preprocess") if k in info}})
+                "task", "inputs", "outputs", "labels", "is_pair", "preprocess", "source") if k in info}})
         if path == "/bertkit/stats":
             return self._send_json(200, dict(self.server.batcher.stats))
         route = self._route(path)
@@ -173,6 +173,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 f"POST {path}: this model has only a predict signature ({what} is not available); use :predict."))
         try:
             request = rest.parse_predict(body, self.server.model.inputs, self.server.config.limits)
+            problem = self.server.model.check(request.columns) if hasattr(self.server.model, "check") else None
+            if problem:
+                raise rest.RequestError(problem)
             outputs = self.server.batcher.submit(request.columns, request.n, self.server.config.request_timeout_s)
         except rest.RequestError as e:
             return self._send_json(e.status, rest.error_json(str(e)))
@@ -293,13 +296,15 @@ def start_server(model, config: ServeConfig | None = None) -> RunningServer:
 
     Args:
         model: a folder from `bertkit export`; a run folder or bundle from `bertkit train` is
-            exported to a temporary folder first (removed on `close`).
+            exported to a temporary folder first (removed on `close`), or, for the tasks that cannot be
+            exported yet (ner, qa), served from the bundle in-process (`BundleServedModel`).
         config: address, name and limits.
 
     Returns:
         The running server (`.url`, `.port`, `.close()`).
     """
-    from bertkit.bundle import bundle_exists
+    from bertkit.bundle import bundle_exists, find_bundle, read_configs
+    from bertkit.serving.bundle_model import TASK_IO, BundleServedModel
     from bertkit.serving.export import export_model, is_export
 
     config = config or ServeConfig()
@@ -308,10 +313,13 @@ def start_server(model, config: ServeConfig | None = None) -> RunningServer:
         raise BertkitError(f"{path}: neither a `bertkit export` folder (saved_model.pb with "
                            "assets.extra/bertkit_export.json) nor a run folder from `bertkit train`.")
     try:
-        if not is_export(path):
+        if is_export(path):
+            served = ServedModel(path)
+        elif read_configs(find_bundle(path))[2].task in TASK_IO:
+            served = BundleServedModel(path)
+        else:
             cleanup = Path(tempfile.mkdtemp(prefix="bertkit-serve-"))
-            path = export_model(path, cleanup / "export")
-        served = ServedModel(path)
+            served = ServedModel(export_model(path, cleanup / "export"))
         batcher = Batcher(served.run, config.max_batch_size, config.batch_timeout_ms / 1000.0,
                           max_queued=max(4096, 4 * config.max_instances))
         page = resources.files("bertkit.serving").joinpath("static/index.html").read_bytes()

@@ -1,0 +1,103 @@
+"""`bertkit serve` on NER and QA run folders: the bundle is served in-process behind the same REST API,
+answers equal `bertkit predict`, and the page highlights entities and answers in a real Chromium."""
+
+import http.client
+import json
+
+import pytest
+
+import bertkit
+from bertkit.serving.server import ServeConfig, start_server
+from tests.test_tasks_train import TRAIN_KW, conll_sentences, qa_rows
+
+SENTENCES = ["i loved the movie bob", "new york was great but tom was bored", "the plot is thin"]
+
+
+@pytest.fixture(scope="module")
+def ner_server(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("conll")
+    (folder / "train.conll").write_text(conll_sentences(48, 0))
+    (folder / "test.conll").write_text(conll_sentences(12, 1))
+    run = tmp_path_factory.mktemp("ner") / "run"
+    bertkit.train(data=str(folder), output=str(run), model=str(tiny_model_dir), task="ner", epochs=8, **TRAIN_KW)
+    with start_server(run, ServeConfig(port=0)) as running:
+        yield running, bertkit.load(run)
+
+
+@pytest.fixture(scope="module")
+def qa_server(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("squad")
+    (folder / "train.json").write_text(json.dumps(qa_rows(24, 0)))
+    (folder / "dev.json").write_text(json.dumps(qa_rows(6, 1)))
+    run = tmp_path_factory.mktemp("qa") / "run"
+    bertkit.train(data=str(folder), output=str(run), model=str(tiny_model_dir), task="qa", epochs=3,
+                  task_options={"max_query_length": 8, "doc_stride": 8},
+                  **{**TRAIN_KW, "max_seq_length": 32})
+    with start_server(run, ServeConfig(port=0)) as running:
+        yield running, bertkit.load(run)
+
+
+def call(server, method, path, body=None):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
+    try:
+        conn.request(method, path, body=None if body is None else json.dumps(body))
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_ner_rest_answers_equal_predict(ner_server):
+    server, model = ner_server
+    status, body = call(server, "POST", "/v1/models/default:predict", {"instances": SENTENCES})
+    assert status == 200
+    want = model.predict(SENTENCES)
+    assert [p["entities"] for p in body["predictions"]] == [w["entities"] for w in want]
+    assert [p["tags"] for p in body["predictions"]] == [w["tags"] for w in want]
+    assert any(p["entities"] for p in body["predictions"])  # the tiny model did learn names and places
+    status, columns = call(server, "POST", "/v1/models/default:predict", {"inputs": {"text": SENTENCES[:2]}})
+    assert status == 200 and columns["outputs"]["entities"] == [w["entities"] for w in want[:2]]
+    status, info = call(server, "GET", "/bertkit/model")
+    assert info["task"] == "ner" and info["inputs"] == ["text"] and set(info["labels"]) == {"LOC", "PER"}
+    status, meta = call(server, "GET", "/v1/models/default/metadata")
+    assert status == 200 and "text" in meta["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
+
+
+def test_qa_rest_answers_equal_predict_and_bad_input_is_400(qa_server):
+    server, model = qa_server
+    pairs = [("who loved it ?", "tom loved the movie . it was in oslo but the plot was thin ."),
+             ("where was it ?", "ann loved the movie . it was in rome but the plot was thin .")]
+    status, body = call(server, "POST", "/v1/models/default:predict",
+                        {"instances": [{"question": q, "context": c} for q, c in pairs]})
+    assert status == 200
+    for got, want in zip(body["predictions"], model.predict(pairs)):
+        assert (got["answer"], got["start"], got["end"]) == (want["answer"], want["start"], want["end"])
+        assert got["score"] == pytest.approx(want["score"], abs=1e-6)
+    status, body = call(server, "POST", "/v1/models/default:predict",
+                        {"instances": [{"question": "who?", "context": "  "}]})
+    assert status == 400 and "context is empty" in body["error"]
+    status, body = call(server, "POST", "/v1/models/default:predict", {"instances": ["just a text"]})
+    assert status == 400
+    assert call(server, "GET", "/v1/models/default")[0] == 200  # still serving
+
+
+def test_ner_page_highlights_entities_in_chromium(ner_server):
+    from cdp_pipe import Browser, find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("no Chromium on PATH; scripts/install_chromium.sh (run by `make install`) installs it")
+    server, model = ner_server
+    text = SENTENCES[1]
+    want = [(e["text"], e["type"]) for e in model.predict([text])[0]["entities"]]
+    assert want  # something to highlight
+    marks = ("document.getElementById('marked').hidden ? null : [...document.querySelectorAll('#marked mark')]"
+             ".map(m => [m.firstChild.textContent, m.className])")
+    with Browser() as browser:
+        page = browser.open(server.url + "/")
+        page.wait_for("document.getElementById('endpoint').textContent")
+        assert page.evaluate("document.getElementById('text-label').textContent") == "Text"
+        page.evaluate("document.getElementById('text').focus()")
+        page.type(text)
+        page.click("#predict")
+        assert [tuple(m) for m in page.wait_for(marks)] == want
+        assert page.evaluate("document.getElementById('marked').textContent").startswith(text.split()[0])
