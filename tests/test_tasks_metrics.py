@@ -171,3 +171,13 @@ def test_word_case_classes():
     assert got == {"bush": "lower", "Bush": "title", "US": "upper", "I": "title", "McDonald": "mixed",
                    "iPhone": "mixed", "1996": "number", "-": "other", "U.S.": "upper", "Élan": "title",
                    "ÉLAN": "upper", "3rd": "lower"}
+
+
+def test_conll_sentences_become_entity_counts():
+    from bertkit.data import TokenExample
+    from bertkit.tasks.regression import entity_counts
+
+    e = TokenExample(("Bob", "Smith", "met", "Ann", "in", "New", "York", "London"),
+                     ("I-PER", "I-PER", "O", "I-PER", "O", "I-LOC", "I-LOC", "B-LOC"), "s1")
+    (row,) = entity_counts([e])
+    assert (row.text_a, row.label, row.guid) == ("Bob Smith met Ann in New York London", 4, "s1")

@@ -206,3 +206,11 @@ def test_ner_rejects_an_unknown_case_features_choice(tmp_path, tiny_model_dir, c
     with pytest.raises(BertkitError, match="case_features"):
         bertkit.train(data=str(conll_dir), output=None, model=str(tiny_model_dir), task="ner", epochs=1,
                       task_options={"case_features": "maybe"}, **TRAIN_KW)
+
+
+def test_regression_on_conll_entity_counts(tmp_path, tiny_model_dir, conll_dir):
+    result = bertkit.train(data=str(conll_dir), output=None, model=str(tiny_model_dir), task="regression",
+                           epochs=6, **TRAIN_KW)
+    m = result.metrics
+    assert m["n"] == 12 and m["pearson"] is not None and m["pearson"] > 0.5  # counts 0-2 are learnable
+    assert result.model.task_config.extra["target_mean"] > 0

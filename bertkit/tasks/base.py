@@ -39,8 +39,14 @@ class Task:
         """
         train, test, description = load_splits(spec, train_samples=train_samples, test_samples=test_samples,
                                                seed=seed)
+        train, test = cls.convert_examples(train), (cls.convert_examples(test) if test is not None else None)
         cls.check_examples(train, description)
         return train, test, description
+
+    @classmethod
+    def convert_examples(cls, examples) -> list:
+        """What this task makes of another task's data (e.g. CoNLL sentences for multilabel); as is by default."""
+        return examples
 
     @classmethod
     def check_examples(cls, examples, source: str) -> None:
@@ -85,12 +91,12 @@ class Task:
             (examples, source description).
         """
         path = Path(data)
-        if not path.exists() or (path.is_dir() and not (path / "pos").is_dir()):
+        if not path.exists() or (path.is_dir() and not (path / "pos").is_dir()):  # a name, or a split folder
             split = resolve_data(str(data), "test")
             if split is None:
                 raise BertkitError(f"{data}: no test or dev split found to evaluate on; pass a file with --data.")
             path = split
-        examples = sample_examples(read_examples(path), samples, seed)
+        examples = self.convert_examples(sample_examples(read_examples(path), samples, seed))
         self.check_examples(examples, str(path))
         return examples, str(path)
 

@@ -13,13 +13,12 @@ mention" from real annotations.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from bertkit.config import TaskConfig
-from bertkit.data import Example, TokenExample, load_splits, read_examples, resolve_data, sample_examples
+from bertkit.data import Example, TokenExample
 from bertkit.data.conll import entity_types
 from bertkit.errors import BertkitError
 from bertkit.tasks.base import Task
@@ -93,22 +92,8 @@ class MultiLabelTask(Task):
     option_defaults = {"threshold": 0.5}
 
     @classmethod
-    def read_data(cls, spec, *, train_samples, test_samples, seed):
-        train, test, description = load_splits(spec, train_samples=train_samples, test_samples=test_samples,
-                                               seed=seed)
-        train, test = from_conll(train), (from_conll(test) if test is not None else None)
-        cls.check_examples(train, description)
-        return train, test, description
-
-    def read_eval_data(self, data, samples, seed):
-        path = Path(data)
-        if not path.exists() or path.is_dir():
-            path = resolve_data(str(data), "test")
-            if path is None:
-                raise BertkitError(f"{data}: no test or dev split found to evaluate on; pass a file with --data.")
-        examples = from_conll(sample_examples(read_examples(path), samples, seed))
-        self.check_examples(examples, str(path))
-        return examples, str(path)
+    def convert_examples(cls, examples) -> list:
+        return from_conll(examples)
 
     @classmethod
     def configure(cls, train_examples, *, pooling, head_dropout, source, **options) -> TaskConfig:

@@ -5,6 +5,11 @@ Targets are standardised with the training mean and standard deviation (saved in
 the head starts at the right scale whatever the range (0-5 for STS-B); predictions are mapped back.
 Labels: numbers in JSONL, numeric cells in CSV/TSV. Scored with Pearson and Spearman correlation
 (and MSE / MAE).
+
+No shared data set carries real-valued human scores, so CoNLL input becomes a real scored set: each
+sentence -> the number of named entities its gold annotation marks (0 to 20 on eng.train), its text
+the words joined by spaces. `bertkit train --task regression --data conll2003` learns "how many
+names does this sentence mention", a count read from real annotations.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ import numpy as np
 import tensorflow as tf
 
 from bertkit.config import TaskConfig
+from bertkit.data import Example, TokenExample
+from bertkit.data.conll import to_bio
 from bertkit.errors import BertkitError
 from bertkit.tasks.base import Task
+from bertkit.tasks.conll_metrics import chunks
 from bertkit.tasks.heads import PooledHead
 from bertkit.tasks.sentence_utils import detect_pair, run_pooled, sentence_dataset
 
@@ -71,8 +79,18 @@ def regression_metrics(gold, pred) -> dict:
     return out
 
 
+def entity_counts(examples) -> list:
+    """TokenExamples -> Examples scored with their number of gold entities; other examples unchanged."""
+    return [Example(e.text, None, None if e.tags is None else len(chunks(to_bio(e.tags))), e.guid)
+            if isinstance(e, TokenExample) else e for e in examples]
+
+
 class RegressionTask(Task):
     name = "regression"
+
+    @classmethod
+    def convert_examples(cls, examples) -> list:
+        return entity_counts(examples)
 
     @classmethod
     def configure(cls, train_examples, *, pooling, head_dropout, source, **options) -> TaskConfig:
