@@ -1,5 +1,6 @@
-"""`bertkit serve` on NER and QA run folders: the bundle is served in-process behind the same REST API,
-answers equal `bertkit predict`, and the page highlights entities and answers in a real Chromium."""
+"""`bertkit serve` on NER and QA run folders: NER through its SavedModel export, QA from the bundle
+in-process behind the same REST API; answers equal `bertkit predict`, and the page highlights entities
+and answers in a real Chromium."""
 
 import http.client
 import json
@@ -47,20 +48,32 @@ def call(server, method, path, body=None):
         conn.close()
 
 
-def test_ner_rest_answers_equal_predict(ner_server):
+def _entities(row):
+    """The entities of one row of an exported NER model's answer (padded columns)."""
+    return [{"text": t, "type": k, "start": a, "end": b}
+            for t, k, a, b in zip(row["entity_text"], row["entity_type"], row["entity_start"], row["entity_end"])
+            if a >= 0]
+
+
+def test_ner_run_folder_is_served_as_its_export(ner_server):
+    """A NER run folder is exported and served like a classifier: TF Serving's tensors, equal to predict."""
     server, model = ner_server
     status, body = call(server, "POST", "/v1/models/default:predict", {"instances": SENTENCES})
     assert status == 200
     want = model.predict(SENTENCES)
-    assert [p["entities"] for p in body["predictions"]] == [w["entities"] for w in want]
-    assert [p["tags"] for p in body["predictions"]] == [w["tags"] for w in want]
-    assert any(p["entities"] for p in body["predictions"])  # the tiny model did learn names and places
+    strip = lambda entities: [{k: e[k] for k in ("text", "type", "start", "end")} for e in entities]  # noqa: E731
+    assert [_entities(p) for p in body["predictions"]] == [strip(w["entities"]) for w in want]
+    assert [[t for t in p["tags"] if t] for p in body["predictions"]] == [w["tags"] for w in want]
+    assert any(w["entities"] for w in want)  # the tiny model did learn names and places
     status, columns = call(server, "POST", "/v1/models/default:predict", {"inputs": {"text": SENTENCES[:2]}})
-    assert status == 200 and columns["outputs"]["entities"] == [w["entities"] for w in want[:2]]
+    assert status == 200
+    rows = [{k: v[i] for k, v in columns["outputs"].items()} for i in range(2)]
+    assert [_entities(r) for r in rows] == [strip(w["entities"]) for w in want[:2]]
     status, info = call(server, "GET", "/bertkit/model")
-    assert info["task"] == "ner" and info["inputs"] == ["text"] and set(info["labels"]) == {"LOC", "PER"}
+    assert info["task"] == "ner" and info["inputs"] == ["text"] and info["entity_types"] == ["LOC", "PER"]
     status, meta = call(server, "GET", "/v1/models/default/metadata")
-    assert status == 200 and "text" in meta["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
+    outputs = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]["outputs"]
+    assert status == 200 and {"entity_text", "entity_start", "tags"} <= set(outputs)
 
 
 def test_qa_rest_answers_equal_predict_and_bad_input_is_400(qa_server):

@@ -20,6 +20,10 @@ _TAG = re.compile(r"^(O|[BI]-\S+)$")
 # Raw text -> words: a run of word characters (with inner . ' & - kept, as in "U.S", "1996-08-22",
 # "don't"), or any other single non-space character (punctuation stands alone).
 _WORD = re.compile(r"[^\W_](?:[\w.'&-]*[^\W_])?|\S")
+# The same in RE2 (TensorFlow's regex ops, for a SavedModel export): RE2's \w and \s are ASCII only, so
+# the Unicode classes are spelled out. Python's \w is [\p{L}\p{N}_]; its \s is str.isspace().
+WHITESPACE_RE2 = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\p{Z}"
+WORD_RE2 = r"[\p{L}\p{N}](?:[\p{L}\p{N}_.'&-]*[\p{L}\p{N}])?|[^" + WHITESPACE_RE2 + "]"
 
 
 @dataclass(frozen=True)

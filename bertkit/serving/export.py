@@ -5,6 +5,7 @@
                                      classify:   probabilities float32 [B, K], label string [B]
                                      multilabel: probabilities float32 [B, K], labels string [B] ("A|B")
                                      regression: score float64 [B]
+                                     ner:        words, tags, entities with offsets (export_ner)
       assets/vocab.txt             the training vocabulary (tracked, so DIR is self-contained)
       assets.extra/                bertkit_export.json (task, labels, inputs, outputs, preprocessing)
                                    and the bundle's configs, for the server's metadata
@@ -14,8 +15,8 @@ with the bundle's vocabulary, casing, max_seq_length and truncation), so the exp
 `BertkitModel.predict` probabilities. Loading needs TensorFlow and `import tensorflow_text` (which
 registers the WordPiece ops), not bertkit.
 
-Signatures are built per task by a function in the plain dict `SIGNATURE_BUILDERS`. The token and
-span tasks (ner, qa) are not exportable yet: their windowing and decoding run in numpy.
+Signatures are built per task by a function in the plain dict `SIGNATURE_BUILDERS`. The span task
+(qa) is not exportable yet: its windowing and n-best decoding run in numpy.
 """
 
 from __future__ import annotations
@@ -144,10 +145,18 @@ def regression_signature(model) -> ServingSignature:
     )
 
 
+def ner_signature(model) -> ServingSignature:
+    """`text` -> words, tags and entities with character offsets (`bertkit.serving.export_ner`)."""
+    from bertkit.serving.export_ner import ner_signature as build
+
+    return build(model)
+
+
 SIGNATURE_BUILDERS: dict[str, Callable[..., ServingSignature]] = {
     "classify": classify_signature,
     "multilabel": multilabel_signature,
     "regression": regression_signature,
+    "ner": ner_signature,
 }
 
 
@@ -256,7 +265,12 @@ def _verify(folder: Path, bm, signature: ServingSignature) -> None:
     fn = tf.saved_model.load(str(folder)).signatures[SIGNATURE]
     got = fn(**{name: tf.constant(col) for name, col in zip(signature.inputs, columns)})
     expected = bm.predict_scores(probes)
-    worst = float(np.max(np.abs(got[signature.scores].numpy() - expected)))
+    scores = got[signature.scores].numpy()
+    if isinstance(expected, list):  # per-text arrays (ner: [words, K]); the export pads them
+        worst = max((float(np.max(np.abs(scores[i, :len(e)] - e), initial=0.0)) for i, e in enumerate(expected)),
+                    default=0.0)
+    else:
+        worst = float(np.max(np.abs(scores - expected)))
     if worst > 1e-5:  # a bertkit bug, not a user error: stop before publishing the export
         raise RuntimeError(f"export check failed: the SavedModel differs from the model by {worst:.2e} "
                            "on the probe texts.")

@@ -1,4 +1,4 @@
-"""`bertkit serve`: the TF Serving REST API for an exported model (or an NER / QA bundle), and a page.
+"""`bertkit serve`: the TF Serving REST API for an exported model (or a QA bundle), and a page.
 
     GET  /v1/models/NAME                  status        {"model_version_status": [...]}
     GET  /v1/models/NAME/metadata         signatures    {"model_spec": ..., "metadata": {"signature_def": ...}}
@@ -147,7 +147,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path == "/bertkit/model":
             info = self.server.model.info
             return self._send_json(200, {"name": self.server.config.name, **{k: info[k] for k in (
-                "task", "inputs", "outputs", "labels", "is_pair", "preprocess", "source") if k in info}})
+                "task", "inputs", "outputs", "labels", "entity_types", "is_pair", "preprocess", "source") if k in info}})
         if path == "/bertkit/stats":
             return self._send_json(200, dict(self.server.batcher.stats))
         route = self._route(path)
@@ -297,7 +297,7 @@ def start_server(model, config: ServeConfig | None = None) -> RunningServer:
     Args:
         model: a folder from `bertkit export`; a run folder or bundle from `bertkit train` is
             exported to a temporary folder first (removed on `close`), or, for the tasks that cannot be
-            exported yet (ner, qa), served from the bundle in-process (`BundleServedModel`).
+            exported yet (qa), served from the bundle in-process (`BundleServedModel`).
         config: address, name and limits.
 
     Returns:

@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import tensorflow as tf
 
@@ -36,15 +38,20 @@ CASES = ("pad", "lower", "title", "upper", "mixed", "number", "other")  # word s
 
 def word_case(word: str) -> int:
     """The casing class of a word (an index into CASES): what an uncased vocabulary throws away and
-    what tells "Bush" from "bush" and "US" from "us"."""
-    letters = [c for c in word if c.isalpha()]
+    what tells "Bush" from "bush" and "US" from "us".
+
+    By Unicode general category (letters L*, lower Ll, upper Lu, digits Nd), which RE2's \\p{..}
+    classes name too, so the SavedModel export computes the same classes in the graph.
+    """
+    categories = [unicodedata.category(c) for c in word]
+    letters = [c for c in categories if c[0] == "L"]
     if not letters:
-        return CASES.index("number") if any(c.isdigit() for c in word) else CASES.index("other")
-    if all(c.islower() for c in letters):
+        return CASES.index("number") if "Nd" in categories else CASES.index("other")
+    if all(c == "Ll" for c in letters):
         return CASES.index("lower")
-    if all(c.isupper() for c in letters):
+    if all(c == "Lu" for c in letters):
         return CASES.index("upper") if len(letters) > 1 else CASES.index("title")
-    if letters[0].isupper() and all(c.islower() for c in letters[1:]):
+    if letters[0] == "Lu" and all(c == "Ll" for c in letters[1:]):
         return CASES.index("title")
     return CASES.index("mixed")
 

@@ -1,0 +1,171 @@
+"""NER as a raw-text SavedModel: every step of `NerTask.predict` in graph ops, checked against the Python.
+
+The word splitter and casing classes are compared with `TokenExample.from_text` / `word_case` on real
+text (CoNLL-2003, IMDB, SST-2); the chunker with conlleval's rules on random tag sequences; the whole
+export with `BertkitModel.predict` on a tiny NER model with the real bert-base-uncased vocabulary
+(random head, so all kinds of tag sequences occur), with and without case features, with sentences
+longer than one window, and in a fresh process that never imports bertkit.
+"""
+
+import json
+import random
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bertkit.data import TokenExample
+from bertkit.data.conll import read_conll
+from bertkit.serving.export import EXPORT_INFO, EXTRA, export_model
+from bertkit.serving.export_ner import case_ids, chunk_entities, split_words
+from bertkit.tasks.conll_metrics import chunks
+from bertkit.tasks.ner import CASES, word_case
+
+LABELS = ("O", "B-LOC", "I-LOC", "B-PER", "I-PER")
+TRICKY = ["", "   ", "EU rejects German call to boycott British lamb.", "U.S. stocks rose 1.5% on Mon.--Tue.",
+          "Ça m'a plu — 素晴らしい 🎬 x_y _a a_", "tab\there\u00a0nbsp\u2028ls\x1cfs", "é (e\u0301) ² ½ ٣ ª",
+          "McDonald's iPhone ǅemal ÉCOLE Éva", "\u200b\ufeff zero-width \x00 nul"]
+
+
+@pytest.fixture(scope="module")
+def real_texts(real_data_dir) -> list[str]:
+    sentences = read_conll(real_data_dir / "conll2003" / "eng.testb")
+    texts = [" ".join(s.words) for s in sentences[:1500]]
+    for name, n in (("imdb/test.jsonl", 400), ("sst2/test.jsonl", 400)):
+        with open(real_data_dir / name, encoding="utf-8") as f:
+            texts += [json.loads(line)["text"] for _, line in zip(range(n), f)]
+    return texts + TRICKY
+
+
+def test_words_offsets_and_casing_equal_the_python_on_real_text(real_texts):
+    words, _, _, starts, ends = split_words(tf.constant(real_texts))
+    cases = case_ids(words.flat_values).numpy()
+    k = 0
+    differ = []
+    for i, text in enumerate(real_texts):
+        want = TokenExample.from_text(text)
+        got = [w.decode("utf-8") for w in words[i].numpy()]
+        spans = list(zip(starts[i].numpy().tolist(), ends[i].numpy().tolist()))
+        if got != list(want.words) or spans != [tuple(s) for s in want.offsets]:
+            differ.append(text)
+        for w in want.words[:len(got)]:
+            if cases[k] != word_case(w):
+                differ.append(f"case of {w!r}: {CASES[cases[k]]} != {CASES[word_case(w)]}")
+            k += 1
+    assert k == len(cases) and sum(len(TokenExample.from_text(t).words) for t in real_texts) > 50_000
+    assert differ == []
+
+
+def test_chunks_equal_conlleval_on_random_tags():
+    rng = random.Random(0)
+    sentences = [[rng.choice(LABELS) for _ in range(rng.randrange(0, 12))] for _ in range(400)]
+    index = {t: i for i, t in enumerate(LABELS)}
+    ids = tf.ragged.constant([[index[t] for t in s] for s in sentences], dtype=tf.int64, ragged_rank=1)
+    sentence, first, stop, kind = (x.numpy() for x in chunk_entities(ids, LABELS))
+    types = ["", "LOC", "PER"]
+    got = [[] for _ in sentences]
+    for s, a, b, t in zip(sentence, first, stop, kind):
+        got[s].append((types[t], a, b))
+    assert got == [chunks(s) for s in sentences]
+    assert sum(map(len, got)) > 500
+
+
+def _random_ner_model(tmp_path: Path, case_features: str, max_seq_length: int = 16):
+    """A NER model: random tiny encoder with the real vocabulary and a random head (no training)."""
+    import keras
+
+    from bertkit.api import BertkitModel
+    from bertkit.config import EncoderConfig, PreprocessConfig, TaskConfig
+    from bertkit.encoder import BertEncoder
+    from bertkit.tasks import get_task_class
+    from bertkit.tokenization import Tokenizer
+    from bertkit.weights import default_model_path
+
+    keras.utils.set_random_seed(3)
+    vocab = Path(default_model_path()) / "vocab.txt"
+    encoder_config = EncoderConfig(vocab_size=len(vocab.read_text(encoding="utf-8").splitlines()), hidden_size=32,
+                                   num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=64)
+    encoder = BertEncoder(encoder_config)
+    config = TaskConfig(task="ner", labels=LABELS, label_type="str", pooling="mean",
+                        extra={"scheme": "BIO", "stride": 0, "case_features": case_features})
+    task = get_task_class("ner")(config, PreprocessConfig(max_seq_length=max_seq_length),
+                                 Tokenizer(vocab, True))
+    keras_model = task.build_model(encoder)
+    keras_model({k: tf.zeros((1, 8), tf.int32) for k in task.model_input_names()})
+    head = keras_model.classifier  # larger logits: confident, varied tags
+    head.kernel.assign(head.kernel * 40.0)
+    return BertkitModel(keras_model, task, encoder_config, None, str(vocab))
+
+
+def _rows(out, i):
+    """One text's outputs without the batch padding."""
+    n = int((out["word_start"][i] >= 0).sum())
+    e = int((out["entity_start"][i] >= 0).sum())
+    entities = [{"text": out["entity_text"][i][j].decode("utf-8"), "type": out["entity_type"][i][j].decode(),
+                 "start": int(out["entity_start"][i][j]), "end": int(out["entity_end"][i][j]),
+                 "score": float(out["entity_score"][i][j])} for j in range(e)]
+    return {"words": [w.decode("utf-8") for w in out["words"][i][:n]], "tags": [t.decode() for t in out["tags"][i][:n]],
+            "entities": entities, "probabilities": out["tag_probabilities"][i][:n]}
+
+
+def _assert_same(got, model, texts):
+    want, scores = model.predict(texts), model.predict_scores(texts)
+    assert sum(len(w["entities"]) for w in want) > 10
+    for i, (w, s) in enumerate(zip(want, scores)):
+        row = _rows(got, i)
+        assert row["words"] == w["words"] and row["tags"] == w["tags"]
+        np.testing.assert_allclose(row["probabilities"], s, atol=1e-5)
+        assert [{k: v for k, v in e.items() if k != "score"} for e in row["entities"]] == \
+               [{k: v for k, v in e.items() if k != "score"} for e in w["entities"]]
+        np.testing.assert_allclose([e["score"] for e in row["entities"]], [e["score"] for e in w["entities"]],
+                                   atol=1e-5)
+
+
+@pytest.mark.parametrize("case_features", ["on", "off"])
+def test_ner_export_equals_predict(tmp_path, case_features, real_texts):
+    model = _random_ner_model(tmp_path, case_features)
+    texts = real_texts[:40] + real_texts[1500:1503] + TRICKY  # CoNLL sentences, IMDB reviews (many windows)
+    assert len(model.task.featurize(texts, False).word_ids) > len(texts) + 10  # long texts: several windows
+    export_model(model, tmp_path / "export")  # verify=True: reloaded, compared with predict_scores
+    info = json.loads((tmp_path / "export" / EXTRA / EXPORT_INFO).read_text())
+    assert info["task"] == "ner" and info["labels"] == list(LABELS) and info["entity_types"] == ["LOC", "PER"]
+    fn = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
+    out = {k: v.numpy() for k, v in fn(text=tf.constant(texts)).items()}
+    _assert_same(out, model, texts)
+
+
+FRESH = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    import tensorflow_text  # registers the ops; bertkit is not imported
+    export_dir, texts_file, out_file = sys.argv[1:]
+    texts = json.load(open(texts_file, encoding="utf-8"))
+    out = tf.saved_model.load(export_dir).signatures["serving_default"](text=tf.constant(texts))
+    out = {k: v.numpy() for k, v in out.items()}
+    json.dump({"outputs": {k: [[x.decode("utf-8") if isinstance(x, bytes) else x for x in row]
+                               for row in v.tolist()] for k, v in out.items() if k != "tag_probabilities"},
+               "bertkit_imported": any(m.split(".")[0] == "bertkit" for m in sys.modules)},
+              open(out_file, "w"))
+""")
+
+
+def test_fresh_process_without_bertkit(tmp_path, real_texts):
+    model = _random_ner_model(tmp_path, "on", max_seq_length=24)
+    export_model(model, tmp_path / "export", verify=False)
+    texts = real_texts[:20] + TRICKY
+    (tmp_path / "fresh.py").write_text(FRESH)
+    (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
+    subprocess.run([sys.executable, str(tmp_path / "fresh.py"), str(tmp_path / "export"), str(tmp_path / "texts.json"),
+                    str(tmp_path / "out.json")], check=True, timeout=300, cwd=tmp_path)
+    got = json.loads((tmp_path / "out.json").read_text())
+    assert not got["bertkit_imported"]
+    want = model.predict(texts)
+    o = got["outputs"]
+    for i, w in enumerate(want):
+        n = sum(1 for x in o["entity_start"][i] if x >= 0)
+        assert [(o["entity_text"][i][j], o["entity_type"][i][j], o["entity_start"][i][j], o["entity_end"][i][j])
+                for j in range(n)] == [(e["text"], e["type"], e["start"], e["end"]) for e in w["entities"]]
