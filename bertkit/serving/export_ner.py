@@ -24,7 +24,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from bertkit.data.conll import WHITESPACE_RE2, WORD_RE2
+from bertkit.data.conll import WHITESPACE_RE2, WORD_RE2, entity_types
 from bertkit.tasks.ner import CASES
 
 
@@ -72,7 +72,7 @@ def case_ids(words):
 def chunk_entities(tag_ids, labels):
     """conlleval chunks of BIO tag ids `[B, (W)]` -> `(sentence, first word, end word)` int64 `[E]` each."""
     prefix_of = tf.constant([{"B": 1, "I": 2}.get(t[:1], 0) if t != "O" else 0 for t in labels], tf.int64)
-    types = sorted({t[2:] for t in labels if t != "O"})
+    types = entity_types(labels)
     type_of = tf.constant([types.index(t[2:]) + 1 if t != "O" else 0 for t in labels], tf.int64)
     # One flat sequence, each sentence followed by an "O": it closes open entities, and the next
     # sentence starts after an "O" as conlleval's does.
@@ -97,7 +97,7 @@ def ner_signature(model):
 
     task = model.task
     labels = list(task.config.labels)
-    types = sorted({t[2:] for t in labels if t != "O"})
+    types = entity_types(labels)
     keras_model, tokenizer = model.model, task.tokenizer
     budget = max(1, model.preprocess.max_seq_length - 2)
     stride = int(task.config.extra.get("stride") or 0) or max(1, budget // 2)
