@@ -153,6 +153,15 @@ def _final_sigma_masks() -> tuple[np.ndarray, np.ndarray]:
     return cased, ignorable
 
 
+@functools.lru_cache(maxsize=1)
+def invisible_class() -> str:
+    """RE2 class of what `qa_features.align_pieces` drops when it lines pieces up with a word: NUL,
+    U+FFFD, every C* category and every `str.isspace` character (all of which are C* or Z*)."""
+    code_points, categories, _ = _chars()
+    mask = np.char.startswith(categories, "C") | np.char.startswith(categories, "Z") | np.isin(code_points, [0, 0xFFFD])
+    return char_class(mask)
+
+
 @dataclasses.dataclass(frozen=True)
 class RegexClasses:
     """RE2 character classes of the official rules (each a `[...]` string)."""

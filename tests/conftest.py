@@ -32,6 +32,49 @@ def tiny_rows(n: int, seed: int):
     return rows
 
 
+def random_task_model(task_config, max_seq_length: int, head: str, max_positions: int = 64):
+    """A `BertkitModel` of `task_config`'s task without training: a random tiny encoder (2 layers,
+    hidden 32) with the real bert-base-uncased vocabulary, and its head's kernel (attribute `head`)
+    scaled by 40 so the outputs are confident and varied."""
+    import keras
+    import tensorflow as tf
+
+    from bertkit.api import BertkitModel
+    from bertkit.config import EncoderConfig, PreprocessConfig
+    from bertkit.encoder import BertEncoder
+    from bertkit.tasks import get_task_class
+    from bertkit.tokenization import Tokenizer
+    from bertkit.weights import default_model_path
+
+    keras.utils.set_random_seed(3)
+    vocab = Path(default_model_path()) / "vocab.txt"
+    encoder_config = EncoderConfig(vocab_size=len(vocab.read_text(encoding="utf-8").splitlines()), hidden_size=32,
+                                   num_layers=2, num_heads=4, intermediate_size=64,
+                                   max_position_embeddings=max_positions)
+    task = get_task_class(task_config.task)(task_config, PreprocessConfig(max_seq_length=max_seq_length),
+                                            Tokenizer(vocab, True))
+    keras_model = task.build_model(BertEncoder(encoder_config))
+    keras_model({k: tf.zeros((1, 8), tf.int32) for k in task.model_input_names()})
+    kernel = getattr(keras_model, head).kernel
+    kernel.assign(kernel * 40.0)
+    return BertkitModel(keras_model, task, encoder_config, None, str(vocab))
+
+
+def run_without_bertkit(tmp_path: Path, script: str, *args) -> dict:
+    """Runs `script` (which must write JSON to its last argument and report `bertkit_imported`) in a
+    fresh Python process, and returns what it wrote after checking bertkit was never imported."""
+    import subprocess
+    import sys
+
+    (tmp_path / "fresh.py").write_text(script)
+    out = tmp_path / "fresh_out.json"
+    subprocess.run([sys.executable, str(tmp_path / "fresh.py"), *map(str, args), str(out)], check=True,
+                   timeout=300, cwd=tmp_path)
+    got = json.loads(out.read_text())
+    assert not got["bertkit_imported"]
+    return got
+
+
 def make_trainable_tiny(folder: Path) -> Path:
     """A tiny BERT (2 layers, hidden 32) with BERT's own initialisation, saved in HF format.
 

@@ -9,8 +9,6 @@ longer than one window, and in a fresh process that never imports bertkit.
 
 import json
 import random
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,12 +16,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from bertkit.config import TaskConfig
 from bertkit.data import TokenExample
 from bertkit.data.conll import read_conll
 from bertkit.serving.export import EXPORT_INFO, EXTRA, export_model
 from bertkit.serving.export_ner import case_ids, chunk_entities, split_words
 from bertkit.tasks.conll_metrics import chunks
 from bertkit.tasks.ner import CASES, word_case
+from tests.conftest import random_task_model, run_without_bertkit
 
 LABELS = ("O", "B-LOC", "I-LOC", "B-PER", "I-PER")
 TRICKY = ["", "   ", "EU rejects German call to boycott British lamb.", "U.S. stocks rose 1.5% on Mon.--Tue.",
@@ -76,29 +76,9 @@ def test_chunks_equal_conlleval_on_random_tags():
 
 def _random_ner_model(tmp_path: Path, case_features: str, max_seq_length: int = 16):
     """A NER model: random tiny encoder with the real vocabulary and a random head (no training)."""
-    import keras
-
-    from bertkit.api import BertkitModel
-    from bertkit.config import EncoderConfig, PreprocessConfig, TaskConfig
-    from bertkit.encoder import BertEncoder
-    from bertkit.tasks import get_task_class
-    from bertkit.tokenization import Tokenizer
-    from bertkit.weights import default_model_path
-
-    keras.utils.set_random_seed(3)
-    vocab = Path(default_model_path()) / "vocab.txt"
-    encoder_config = EncoderConfig(vocab_size=len(vocab.read_text(encoding="utf-8").splitlines()), hidden_size=32,
-                                   num_layers=2, num_heads=4, intermediate_size=64, max_position_embeddings=64)
-    encoder = BertEncoder(encoder_config)
     config = TaskConfig(task="ner", labels=LABELS, label_type="str", pooling="mean",
                         extra={"scheme": "BIO", "stride": 0, "case_features": case_features})
-    task = get_task_class("ner")(config, PreprocessConfig(max_seq_length=max_seq_length),
-                                 Tokenizer(vocab, True))
-    keras_model = task.build_model(encoder)
-    keras_model({k: tf.zeros((1, 8), tf.int32) for k in task.model_input_names()})
-    head = keras_model.classifier  # larger logits: confident, varied tags
-    head.kernel.assign(head.kernel * 40.0)
-    return BertkitModel(keras_model, task, encoder_config, None, str(vocab))
+    return random_task_model(config, max_seq_length, head="classifier")  # larger logits: confident, varied tags
 
 
 def _rows(out, i):
@@ -157,12 +137,8 @@ def test_fresh_process_without_bertkit(tmp_path, real_texts):
     model = _random_ner_model(tmp_path, "on", max_seq_length=24)
     export_model(model, tmp_path / "export", verify=False)
     texts = real_texts[:20] + TRICKY
-    (tmp_path / "fresh.py").write_text(FRESH)
     (tmp_path / "texts.json").write_text(json.dumps(texts), encoding="utf-8")
-    subprocess.run([sys.executable, str(tmp_path / "fresh.py"), str(tmp_path / "export"), str(tmp_path / "texts.json"),
-                    str(tmp_path / "out.json")], check=True, timeout=300, cwd=tmp_path)
-    got = json.loads((tmp_path / "out.json").read_text())
-    assert not got["bertkit_imported"]
+    got = run_without_bertkit(tmp_path, FRESH, tmp_path / "export", tmp_path / "texts.json")
     want = model.predict(texts)
     o = got["outputs"]
     for i, w in enumerate(want):

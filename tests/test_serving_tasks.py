@@ -1,7 +1,7 @@
-"""`bertkit serve` on NER and QA run folders: NER through its SavedModel export, QA from the bundle
-in-process behind the same REST API; answers equal `bertkit predict`, and the page highlights entities
-and answers in a real Chromium."""
+"""`bertkit serve` on NER and QA run folders, each through its SavedModel export: answers equal
+`bertkit predict`, and the page highlights entities and answers in a real Chromium."""
 
+import contextlib
 import http.client
 import json
 
@@ -85,32 +85,58 @@ def test_qa_rest_answers_equal_predict_and_bad_input_is_400(qa_server):
     assert status == 200
     for got, want in zip(body["predictions"], model.predict(pairs)):
         assert (got["answer"], got["start"], got["end"]) == (want["answer"], want["start"], want["end"])
-        assert got["score"] == pytest.approx(want["score"], abs=1e-6)
+        assert got["score"] == pytest.approx(want["score"], abs=1e-5)
+        assert [a["text"] for a in want["n_best"]] == got["n_best_text"][:len(want["n_best"])]
     status, body = call(server, "POST", "/v1/models/default:predict",
                         {"instances": [{"question": "who?", "context": "  "}]})
-    assert status == 400 and "context is empty" in body["error"]
+    assert status == 200 and body["predictions"][0]["answer"] == "" and body["predictions"][0]["probability"] == 1.0
+    status, meta = call(server, "GET", "/v1/models/default/metadata")
+    outputs = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]["outputs"]
+    assert {"answer", "start", "end", "n_best_text"} <= set(outputs)
     status, body = call(server, "POST", "/v1/models/default:predict", {"instances": ["just a text"]})
     assert status == 400
     assert call(server, "GET", "/v1/models/default")[0] == 200  # still serving
 
 
-def test_ner_page_highlights_entities_in_chromium(ner_server):
+@contextlib.contextmanager
+def typed_page(server, fields):
+    """The server's page in Chromium with `fields` ({element id: text}) typed in and Predict clicked;
+    skips without Chromium."""
     from cdp_pipe import Browser, find_chromium
 
     if find_chromium() is None:
         pytest.skip("no Chromium on PATH; scripts/install_chromium.sh (run by `make install`) installs it")
+    with Browser() as browser:
+        page = browser.open(server.url + "/")
+        page.wait_for("document.getElementById('endpoint').textContent")
+        for element, text in fields.items():
+            page.evaluate(f"document.getElementById('{element}').focus()")
+            page.type(text)
+        page.click("#predict")
+        yield page
+
+
+def test_ner_page_highlights_entities_in_chromium(ner_server):
     server, model = ner_server
     text = SENTENCES[1]
     want = [(e["text"], e["type"]) for e in model.predict([text])[0]["entities"]]
     assert want  # something to highlight
     marks = ("document.getElementById('marked').hidden ? null : [...document.querySelectorAll('#marked mark')]"
              ".map(m => [m.firstChild.textContent, m.className])")
-    with Browser() as browser:
-        page = browser.open(server.url + "/")
-        page.wait_for("document.getElementById('endpoint').textContent")
-        assert page.evaluate("document.getElementById('text-label').textContent") == "Text"
-        page.evaluate("document.getElementById('text').focus()")
-        page.type(text)
-        page.click("#predict")
+    with typed_page(server, {"text": text}) as page:
         assert [tuple(m) for m in page.wait_for(marks)] == want
+        assert page.evaluate("document.getElementById('text-label').textContent") == "Text"
         assert page.evaluate("document.getElementById('marked').textContent").startswith(text.split()[0])
+
+
+def test_qa_page_marks_the_answer_in_chromium(qa_server):
+    server, model = qa_server
+    question, context = "where was it ?", "tom loved the movie . it was in oslo but the plot was thin ."
+    want = model.predict([(question, context)])[0]
+    assert want["answer"]
+    marks = ("document.getElementById('marked').hidden ? null : "
+             "[...document.querySelectorAll('#marked mark')].map(m => m.textContent)")
+    with typed_page(server, {"text": question, "text_b": context}) as page:
+        assert page.wait_for(marks) == [want["answer"]]
+        assert page.evaluate("document.getElementById('text-label').textContent") == "Question"
+        assert page.evaluate("document.getElementById('label').textContent") == want["answer"]

@@ -6,6 +6,8 @@
                                      multilabel: probabilities float32 [B, K], labels string [B] ("A|B")
                                      regression: score float64 [B]
                                      ner:        words, tags, entities with offsets (export_ner)
+                                   (question [B], context [B]) ->
+                                     qa:         answer, offsets, score, n-best answers (export_qa)
       assets/vocab.txt             the training vocabulary (tracked, so DIR is self-contained)
       assets.extra/                bertkit_export.json (task, labels, inputs, outputs, preprocessing)
                                    and the bundle's configs, for the server's metadata
@@ -15,8 +17,7 @@ with the bundle's vocabulary, casing, max_seq_length and truncation), so the exp
 `BertkitModel.predict` probabilities. Loading needs TensorFlow and `import tensorflow_text` (which
 registers the WordPiece ops), not bertkit.
 
-Signatures are built per task by a function in the plain dict `SIGNATURE_BUILDERS`. The span task
-(qa) is not exportable yet: its windowing and n-best decoding run in numpy.
+Signatures are built per task by a function in the plain dict `SIGNATURE_BUILDERS`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class ServingSignature:
         fn: `fn(**{name: string [B]}) -> {output name: tensor [B, ...]}`, traceable by tf.function.
         info: task facts for clients and the page (labels, ...), JSON-serialisable.
         scores: the output equal to `BertkitModel.predict_scores` (checked after export).
+        compare: for scores that are not arrays (qa's n-best lists): `compare(outputs, expected)` ->
+            the largest difference, infinite for a mismatch; None compares `outputs[scores]` numerically.
     """
 
     inputs: tuple
@@ -60,6 +63,7 @@ class ServingSignature:
     fn: Callable
     info: dict
     scores: str
+    compare: Callable | None = None
 
 
 def _text_inputs(model) -> tuple:
@@ -152,11 +156,20 @@ def ner_signature(model) -> ServingSignature:
     return build(model)
 
 
+def qa_signature(model) -> ServingSignature:
+    """`question`, `context` -> the answer and the n-best answers with character offsets
+    (`bertkit.serving.export_qa`)."""
+    from bertkit.serving.export_qa import qa_signature as build
+
+    return build(model)
+
+
 SIGNATURE_BUILDERS: dict[str, Callable[..., ServingSignature]] = {
     "classify": classify_signature,
     "multilabel": multilabel_signature,
     "regression": regression_signature,
     "ner": ner_signature,
+    "qa": qa_signature,
 }
 
 
@@ -265,12 +278,14 @@ def _verify(folder: Path, bm, signature: ServingSignature) -> None:
     fn = tf.saved_model.load(str(folder)).signatures[SIGNATURE]
     got = fn(**{name: tf.constant(col) for name, col in zip(signature.inputs, columns)})
     expected = bm.predict_scores(probes)
-    scores = got[signature.scores].numpy()
-    if isinstance(expected, list):  # per-text arrays (ner: [words, K]); the export pads them
+    if signature.compare is not None:
+        worst = signature.compare({name: tensor.numpy() for name, tensor in got.items()}, expected)
+    elif isinstance(expected, list):  # per-text arrays (ner: [words, K]); the export pads them
+        scores = got[signature.scores].numpy()
         worst = max((float(np.max(np.abs(scores[i, :len(e)] - e), initial=0.0)) for i, e in enumerate(expected)),
                     default=0.0)
     else:
-        worst = float(np.max(np.abs(scores - expected)))
+        worst = float(np.max(np.abs(got[signature.scores].numpy() - expected)))
     if worst > 1e-5:  # a bertkit bug, not a user error: stop before publishing the export
         raise RuntimeError(f"export check failed: the SavedModel differs from the model by {worst:.2e} "
                            "on the probe texts.")

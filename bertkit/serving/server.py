@@ -1,4 +1,4 @@
-"""`bertkit serve`: the TF Serving REST API for an exported model (or a QA bundle), and a page.
+"""`bertkit serve`: the TF Serving REST API for an exported model, and a page.
 
     GET  /v1/models/NAME                  status        {"model_version_status": [...]}
     GET  /v1/models/NAME/metadata         signatures    {"model_spec": ..., "metadata": {"signature_def": ...}}
@@ -173,9 +173,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 f"POST {path}: this model has only a predict signature ({what} is not available); use :predict."))
         try:
             request = rest.parse_predict(body, self.server.model.inputs, self.server.config.limits)
-            problem = self.server.model.check(request.columns) if hasattr(self.server.model, "check") else None
-            if problem:
-                raise rest.RequestError(problem)
             outputs = self.server.batcher.submit(request.columns, request.n, self.server.config.request_timeout_s)
         except rest.RequestError as e:
             return self._send_json(e.status, rest.error_json(str(e)))
@@ -296,15 +293,13 @@ def start_server(model, config: ServeConfig | None = None) -> RunningServer:
 
     Args:
         model: a folder from `bertkit export`; a run folder or bundle from `bertkit train` is
-            exported to a temporary folder first (removed on `close`), or, for the tasks that cannot be
-            exported yet (qa), served from the bundle in-process (`BundleServedModel`).
+            exported to a temporary folder first (removed on `close`).
         config: address, name and limits.
 
     Returns:
         The running server (`.url`, `.port`, `.close()`).
     """
-    from bertkit.bundle import bundle_exists, find_bundle, read_configs
-    from bertkit.serving.bundle_model import TASK_IO, BundleServedModel
+    from bertkit.bundle import bundle_exists
     from bertkit.serving.export import export_model, is_export
 
     config = config or ServeConfig()
@@ -315,8 +310,6 @@ def start_server(model, config: ServeConfig | None = None) -> RunningServer:
     try:
         if is_export(path):
             served = ServedModel(path)
-        elif read_configs(find_bundle(path))[2].task in TASK_IO:
-            served = BundleServedModel(path)
         else:
             cleanup = Path(tempfile.mkdtemp(prefix="bertkit-serve-"))
             served = ServedModel(export_model(path, cleanup / "export"))
