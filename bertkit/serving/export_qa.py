@@ -258,8 +258,9 @@ def qa_signature(model):
 
 
 def compare_answers(got: dict, expected: list) -> float:
-    """Largest score / probability difference between the export's outputs and `predict_scores`'s
-    n-best lists; infinite when an answer's text or offsets differ."""
+    """Largest difference between the export's outputs and `predict_scores`'s n-best lists: of the
+    probabilities, and of the scores relative to their size (logits of 20 carry float32 noise of
+    ~1e-6); infinite when an answer's text or offsets differ."""
     worst = 0.0
     for i, nbest in enumerate(expected):
         real = [a for a in nbest if a["text"]]  # an answer is never empty; "" stands for none
@@ -270,7 +271,7 @@ def compare_answers(got: dict, expected: list) -> float:
             text = got["n_best_text"][i][j].decode("utf-8")
             if (text, int(got["n_best_start"][i][j]), int(got["n_best_end"][i][j])) != (a["text"], a["start"], a["end"]):
                 return float("inf")
-            worst = max(worst, abs(float(got["n_best_score"][i][j]) - a["score"]),
+            worst = max(worst, abs(float(got["n_best_score"][i][j]) - a["score"]) / max(1.0, abs(a["score"])),
                         abs(float(got["n_best_probability"][i][j]) - a["probability"]))
         top = nbest[0]
         if (got["answer"][i].decode("utf-8"), int(got["start"][i]), int(got["end"][i])) != \
