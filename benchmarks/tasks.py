@@ -53,7 +53,7 @@ def data_root() -> Path:
 def data_spec(name: str, workdir: Path) -> str:
     """What to pass as `data`: MRPC has a test split too, so a folder with only train + dev is made
     (symlinks), making dev the evaluation split as in GLUE."""
-    root = data_root()
+    root = data_root().resolve()  # the links must not be relative to the temporary folder
     if name == "mrpc":
         folder = workdir / "mrpc_train_dev"
         folder.mkdir(exist_ok=True)

@@ -338,6 +338,10 @@ def test_folder_errors(tmp_path):
         resolve_data(tmp_path / "none")
     with raises(r"missing/train.jsonl: no such file or folder"):
         resolve_data(tmp_path / "missing" / "train.jsonl")
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / "train.jsonl").symlink_to("../elsewhere/train.jsonl")  # relative: broken here
+    with raises(r"linked: train.jsonl is a symbolic link to a missing file \(../elsewhere/train.jsonl\)"):
+        resolve_data(tmp_path / "linked")
 
 
 def test_imdb_layout_specs(tmp_path):

@@ -118,6 +118,10 @@ def _pick(located, split: str) -> Path | None:
     path, paths = located
     if split == "train" and paths["train"] is None:
         names = sorted(p.name for p in path.iterdir())[:20]
+        broken = sorted(p.name for p in path.iterdir() if p.is_symlink() and not p.exists())
+        if broken:
+            raise BertkitError(f"{path}: {', '.join(broken)} is a symbolic link to a missing file "
+                               f"({os.readlink(path / broken[0])}); fix or replace the link.")
         raise BertkitError(
             f"{path}: no training file (train.jsonl, train.csv, train.tsv, ...) and not an aclImdb folder; "
             f"it holds {names}. Pass the training file itself."
