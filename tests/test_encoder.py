@@ -253,3 +253,19 @@ def test_detect_format_lists_what_it_found(tmp_path):
     with pytest.raises(BertkitError, match="not found"):
         detect_format(tmp_path / "nope")
     assert list(FORMATS) == ["hf_safetensors", "hf_pytorch_bin", "tf1_checkpoint", "tfhub_savedmodel"]
+
+
+@pytest.mark.parametrize("dtype, tol", [("float32", 1e-6), ("bfloat16", 2e-2)])
+def test_gelu_and_its_written_out_gradient_equal_autodiff(dtype, tol):
+    from bertkit.encoder import _gelu
+
+    x = tf.cast(tf.linspace(-8.0, 8.0, 4001), dtype)
+    dy = tf.cast(tf.sin(tf.linspace(0.0, 50.0, 4001)), dtype)  # an upstream gradient that is not all ones
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        want, got = keras.ops.gelu(x, approximate=False), _gelu(x)
+    assert got.dtype == x.dtype
+    np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(want, tf.float32), atol=tol, rtol=tol)
+    g_want, g_got = (tf.cast(tape.gradient(y, x, output_gradients=dy), tf.float32) for y in (want, got))
+    np.testing.assert_allclose(g_got, g_want, atol=tol, rtol=tol)
+    assert float(tf.reduce_max(tf.abs(g_want))) > 1.0  # the range covers the bump above 1 near x = 1.5
