@@ -31,8 +31,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import keras
-    import tensorflow as tf
-    from speed import BertkitBench
+    from speed import BertkitBench, random_batch
 
     import bertkit.encoder as encoder
 
@@ -42,11 +41,8 @@ def main(argv=None) -> int:
     benches["autodiff"] = BertkitBench("float32")
     encoder._gelu = written_out
     benches["written_out"] = BertkitBench("float32")
-    rng = np.random.default_rng(0)
     b, t = args.batch, args.length
-    feats = {"input_word_ids": tf.constant(rng.integers(1000, 30000, (b, t)), tf.int32),
-             "input_mask": tf.ones((b, t), tf.int32), "input_type_ids": tf.zeros((b, t), tf.int32)}
-    labels = tf.constant(rng.integers(0, 2, b), tf.int32)
+    feats, labels = random_batch(b, t)
     for bench in benches.values():
         for _ in range(2):
             float(bench.fns.step(feats, labels, b))

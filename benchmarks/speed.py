@@ -191,6 +191,16 @@ class BertkitBench:
                 "traces": self.fns.step.experimental_get_tracing_count()}
 
 
+def random_batch(batch: int, length: int, seed: int = 0):
+    """`(features, labels)`: one full `[batch, length]` batch of random token ids, random binary labels."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    features = {"input_word_ids": tf.constant(rng.integers(1000, 30000, (batch, length)), tf.int32),
+                "input_mask": tf.ones((batch, length), tf.int32), "input_type_ids": tf.zeros((batch, length), tf.int32)}
+    return features, tf.constant(rng.integers(0, 2, batch), tf.int32)
+
+
 def fixed_batches(features, batch_size: int, width: int, seed: int):
     """Random batches padded to `width` (max_seq_length): the pipeline without bucketing."""
     import tensorflow as tf

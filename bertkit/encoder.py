@@ -59,13 +59,16 @@ def _gelu(x):
     written out. Differentiating the composition instead gave a chain of ~12 elementwise passes over
     `[B, T, intermediate]` that cost 18% of a training step's busy time on a 2-core CPU
     (`benchmarks/profile_step.py`); this gradient reuses `Phi(x)` from the forward pass."""
-    cdf = 0.5 * tf.math.erfc(x * tf.constant(-1.0 / math.sqrt(2.0), x.dtype))  # Phi(x)
+    with tf.name_scope("gelu"):  # named, so profiles can attribute its ops
+        cdf = 0.5 * tf.math.erfc(x * tf.constant(-1.0 / math.sqrt(2.0), x.dtype))  # Phi(x)
+        y = x * cdf
 
     def grad(dy):
-        pdf = tf.exp(-0.5 * tf.square(x)) * tf.constant(1.0 / math.sqrt(2.0 * math.pi), x.dtype)  # phi(x)
-        return dy * (cdf + x * pdf)
+        with tf.name_scope("gelu_grad"):
+            pdf = tf.exp(-0.5 * tf.square(x)) * tf.constant(1.0 / math.sqrt(2.0 * math.pi), x.dtype)  # phi(x)
+            return dy * (cdf + x * pdf)
 
-    return x * cdf, grad
+    return y, grad
 
 
 class Embeddings(keras.layers.Layer):

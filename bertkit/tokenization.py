@@ -176,6 +176,12 @@ class Tokenizer:
         per_text = tf.math.unsorted_segment_sum(pieces.row_lengths(), word_rows, tf.size(texts))  # [R]
         return pieces.flat_values, tf.concat([[0], tf.cumsum(per_text)], axis=0)
 
+    @property
+    def lower_normalizer(self):
+        """The per-character `str.lower` (a FastBertNormalizer: `.normalize(strings)`) when this
+        tokenizer lower-cases, else None."""
+        return self._lower_normalizer if self.do_lower_case else None
+
     def tokenize_words(self, words) -> tf.RaggedTensor:
         """Tokenizes pre-split words (e.g. CoNLL tokens), each through the full pipeline.
 

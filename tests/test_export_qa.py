@@ -43,7 +43,7 @@ def test_piece_spans_equal_the_python_on_real_contexts(squad, qa_model):
     want = tokenize_contexts(tokenizer, contexts)
     chars, word_row, word_start, _ = context_words(tf.constant(contexts))
     ids = tf.cast(tokenizer(tf.strings.unicode_encode(chars, "UTF-8")), tf.int64)  # [N, (P)]
-    start, end = piece_spans(chars, ids, tf.constant(tokenizer.vocab), tokenizer._lower_normalizer)
+    start, end = piece_spans(chars, ids, tf.constant(tokenizer.vocab), tokenizer.lower_normalizer)
     word = ids.value_rowids().numpy()
     row = word_row.numpy()[word]
     offset = word_start.numpy()[word]

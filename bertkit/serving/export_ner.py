@@ -25,6 +25,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from bertkit.data.conll import WHITESPACE_RE2, WORD_RE2, entity_types
+from bertkit.serving.graph_windows import max_context_owner, window_count
 from bertkit.tasks.ner import CASES
 
 
@@ -118,7 +119,7 @@ def ner_signature(model):
         piece_case = tf.repeat(case_ids(flat_words), counts) if with_case else None  # [P total]
 
         # Windows (`token_features.windows`): n_b of them per sentence, window k starting at k * step.
-        n_windows = 1 + tf.maximum(tf.cast(0, tf.int64), (n_pieces - budget + step - 1) // step)  # [B]
+        n_windows = window_count(n_pieces, budget, step)  # [B]
         window_sentence = tf.repeat(tf.range(tf.size(n_windows, out_type=tf.int64)), n_windows)  # [Nw]
         window_k = tf.ragged.range(n_windows).flat_values  # [Nw]
         window_start = window_k * step  # [Nw]
@@ -138,17 +139,10 @@ def ner_signature(model):
             inputs["input_case_ids"] = cases.to_tensor()  # [Nw, T]
         logits = tf.cast(keras_model(inputs, training=False), tf.float32)  # [Nw, T, K]
 
-        # Each word's owning window (`token_features.max_context_span`), in float64 as the Python.
-        k = tf.range(tf.reduce_max(n_windows), dtype=tf.int64)[None, :]  # [1, Kw]
-        p = first_piece[:, None]  # [N, 1]
-        total = tf.gather(n_pieces, sentence_of_word)[:, None]  # [N, 1]
-        start = k * step  # [1, Kw]
-        length = tf.minimum(total - start, budget)  # [N, Kw]
-        end = start + length - 1
-        inside = (k < tf.gather(n_windows, sentence_of_word)[:, None]) & (start <= p) & (p <= end)
-        score = (tf.cast(tf.minimum(p - start, end - p), tf.float64)
-                 + 0.01 * tf.cast(length, tf.float64))  # [N, Kw]
-        owner = tf.argmax(tf.where(inside, score, -float("inf")), axis=1)  # [N] first best
+        # Each word's owning window (`token_features.max_context_span`).
+        owner = max_context_owner(first_piece, tf.gather(n_pieces, sentence_of_word),
+                                  tf.gather(n_windows, sentence_of_word), tf.constant(budget, tf.int64),
+                                  tf.constant(step, tf.int64))  # [N]
         has_piece = counts > 0  # [N]
         window = tf.gather(tf.cumsum(n_windows, exclusive=True), sentence_of_word) + owner  # [N]
         position = tf.where(has_piece, 1 + first_piece - owner * step, 0)  # [N]

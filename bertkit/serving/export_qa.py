@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from bertkit.serving.graph_windows import max_context_owner, window_count
 from bertkit.unicode_rules import invisible_class, regex_classes
 
 RUN_SQUAD_WHITESPACE = (0x20, 0x09, 0x0D, 0x0A, 0x202F)  # qa_features._WHITESPACE
@@ -62,8 +63,8 @@ def piece_spans(chars, pieces, vocab, lower_normalizer=None):
         chars: code points of the words `[N, (C)]`.
         pieces: their WordPiece ids `[N, (P)]`.
         vocab: string `[V]`, the token of each id.
-        lower_normalizer: the tokenizer's per-character `str.lower` (a FastBertNormalizer) when the
-            model lower-cases, else None.
+        lower_normalizer: `Tokenizer.lower_normalizer`, the per-character `str.lower` when the model
+            lower-cases, else None.
 
     Returns:
         int64 `(start, end)` `[P total]` each, offsets within the piece's word.
@@ -116,7 +117,7 @@ def qa_signature(model):
     max_query, stride = int(opts["max_query_length"]), max(1, int(opts["doc_stride"]))
     max_seq = int(model.preprocess.max_seq_length)
     vocab = tf.constant(tokenizer.vocab, tf.string)  # [V]
-    lower = tokenizer._lower_normalizer if tokenizer.do_lower_case else None
+    lower = tokenizer.lower_normalizer
 
     def serve(question, context):
         nq = tf.size(question, out_type=tf.int64)
@@ -136,7 +137,7 @@ def qa_signature(model):
         q_len = query.row_lengths()  # [B]
         budget = tf.maximum(tf.cast(1, tf.int64), max_seq - q_len - 3)  # [B]
         step = tf.minimum(budget, stride)
-        n_windows = 1 + tf.maximum(tf.cast(0, tf.int64), (n_pieces - budget + step - 1) // step)  # [B]
+        n_windows = window_count(n_pieces, budget, step)  # [B]
         w_row = tf.repeat(tf.range(nq), n_windows)  # [Nw]
         w_k = tf.ragged.range(n_windows).flat_values  # [Nw]
         w_start = w_k * tf.gather(step, w_row)
@@ -154,18 +155,11 @@ def qa_signature(model):
                   "input_type_ids": types.to_tensor()}
         logits = tf.cast(keras_model(inputs, training=False), tf.float32)  # [Nw, T, 2]
 
-        # Max context (`token_features.max_context_span`), in float64 as the Python: piece j of a
-        # context belongs to the first window with the best min(left, right) + 0.01 * length.
+        # Each context piece's max-context window (`token_features.max_context_span`).
         piece_row = tf.repeat(tf.range(nq), n_pieces)  # [P]
         j = tf.range(tf.size(flat_ids, out_type=tf.int64)) - tf.gather(context_splits, piece_row)  # [P]
-        k = tf.range(tf.reduce_max(tf.concat([n_windows, [1]], 0)), dtype=tf.int64)[None, :]  # [1, Kw]
-        k_start = k * tf.gather(step, piece_row)[:, None]  # [P, Kw]
-        k_len = tf.minimum(tf.gather(n_pieces, piece_row)[:, None] - k_start, tf.gather(budget, piece_row)[:, None])
-        k_end = k_start + k_len - 1
-        inside = (k < tf.gather(n_windows, piece_row)[:, None]) & (k_start <= j[:, None]) & (j[:, None] <= k_end)
-        score = tf.cast(tf.minimum(j[:, None] - k_start, k_end - j[:, None]), tf.float64) \
-            + 0.01 * tf.cast(k_len, tf.float64)
-        owner = tf.argmax(tf.where(inside, score, -float("inf")), axis=1)  # [P]
+        owner = max_context_owner(j, tf.gather(n_pieces, piece_row), tf.gather(n_windows, piece_row),
+                                  tf.gather(budget, piece_row), tf.gather(step, piece_row))  # [P]
 
         # The n-best starts and ends of each window, over its context pieces.
         positions = tf.ragged.range(w_len)  # [Nw, (len)]
@@ -211,9 +205,8 @@ def qa_signature(model):
         place = tf.range(tf.size(key, out_type=tf.int64))
         first_seen = tf.math.unsorted_segment_min(place, which, tf.reduce_max(tf.concat([which, [-1]], 0)) + 1)
         distinct = tf.gather(first_seen, which) == place  # [M]
-        rank = tf.RaggedTensor.from_value_rowids(tf.cast(distinct, tf.int64), row, nrows=nq)
-        rank = (tf.cumsum(rank.to_tensor(), axis=1, exclusive=True))  # [B, Mmax]
-        rank = tf.RaggedTensor.from_tensor(rank, lengths=by_row.row_lengths()).flat_values  # [M]
+        seen = tf.cumsum(tf.cast(distinct, tf.int64), exclusive=True)  # [M], rows are contiguous
+        rank = seen - tf.gather(seen, tf.gather(by_row.row_starts(), row))  # within its row
         chosen = distinct & (rank < n_best)
         pick = lambda x: tf.RaggedTensor.from_value_rowids(tf.boolean_mask(x, chosen), tf.boolean_mask(row, chosen),  # noqa: E731
                                                            nrows=nq)  # [B, (<= n_best)]
