@@ -7,9 +7,9 @@ sums the ops' self time into groups: matmuls, GELU (forward and its autodiff gra
 times of ops running side by side on the 2 cores add up, so the groups are shares of busy time,
 not of wall time.
 
-    python benchmarks/profile_step.py [--length 128] [--batch 32] [--steps 2]
+    python benchmarks/profile_step.py [--length 128] [--batch 32] [--steps 2] [--policy mixed_bfloat16]
 
-Writes benchmarks/results/profile_step.json (groups, the 15 costliest op types, step wall time).
+Writes benchmarks/results/profile_step.json (profile_step-mixed_bfloat16.json for bf16) (groups, the 15 costliest op types, step wall time).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ GROUPS = (  # first match wins
     ("gelu", lambda name, kind: "gelu" in name.lower()),  # Keras' Gelu/..., bertkit's gelu/, gelu_grad/
     ("dropout", lambda name, kind: "dropout" in name),
     ("optimizer", lambda name, kind: name.startswith("adam") or "clip" in name.lower() or "global_norm" in name),
-    ("matmul", lambda name, kind: kind in ("MatMul", "BatchMatMulV2", "_FusedMatMul")),
+    ("matmul", lambda name, kind: kind.removeprefix("_Mkl") in ("MatMul", "BatchMatMulV2", "FusedMatMul")),
     ("layernorm", lambda name, kind: "layer_norm" in name.lower() or "moments" in name),
     ("softmax", lambda name, kind: "oftmax" in name or "oftmax" in kind),
 )
@@ -56,12 +56,13 @@ def main(argv=None) -> int:
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--policy", default="float32", choices=["float32", "mixed_bfloat16"])
     args = parser.parse_args(argv)
 
     import tensorflow as tf
     from speed import BertkitBench, random_batch
 
-    bench = BertkitBench("float32")
+    bench = BertkitBench(args.policy)
     b, t = args.batch, args.length
     feats, labels = random_batch(b, t)
     for _ in range(3):
@@ -86,7 +87,7 @@ def main(argv=None) -> int:
     busy = sum(v for k, v in groups.items() if k != "idle")
     result = {
         "setup": {"model": "all-MiniLM-L6-v2 + mean-pooled sigmoid head (speed.BertkitBench)", "batch": b,
-                  "length": t, "profiled_steps": args.steps, "precision": "float32"},
+                  "length": t, "profiled_steps": args.steps, "precision": args.policy},
         "step_wall_seconds_while_profiling": round(wall, 3),
         "busy_ms_per_step": round(busy / 1e3 / args.steps, 1),
         "groups_share_of_busy": {k: round(v / busy, 4) for k, v in groups.items() if k != "idle"},
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
         "versions": versions(),
     }
     print(json.dumps(result, indent=2))
-    write_result("profile_step", result)
+    write_result("profile_step" if args.policy == "float32" else f"profile_step-{args.policy}", result)
     return 0
 
 

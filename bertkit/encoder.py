@@ -33,6 +33,7 @@ import tensorflow as tf
 from keras import ops
 
 from bertkit.config import EncoderConfig
+from bertkit.dropout import Dropout
 from bertkit.errors import BertkitError
 
 INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
@@ -58,9 +59,11 @@ def _gelu(x):
     """Exact erf GELU, as BERT and HF "gelu": `x * Phi(x)`, with its derivative `Phi(x) + x * phi(x)`
     written out. Differentiating the composition instead gave a chain of ~12 elementwise passes over
     `[B, T, intermediate]` that cost 18% of a training step's busy time on a 2-core CPU
-    (`benchmarks/profile_step.py`); this gradient reuses `Phi(x)` from the forward pass."""
+    (`benchmarks/profile_step.py`); this gradient reuses `Phi(x)` from the forward pass.
+    `Phi(x) = (1 + erf(x / sqrt 2)) / 2`, HF's formula: TF's `erfc` (which `tf.nn.gelu` uses) has no
+    vectorised bfloat16 kernel and took as long as all the matmuls of a bf16 forward pass."""
     with tf.name_scope("gelu"):  # named, so profiles can attribute its ops
-        cdf = 0.5 * tf.math.erfc(x * tf.constant(-1.0 / math.sqrt(2.0), x.dtype))  # Phi(x)
+        cdf = 0.5 + 0.5 * tf.math.erf(x * tf.constant(1.0 / math.sqrt(2.0), x.dtype))  # Phi(x)
         y = x * cdf
 
     def grad(dy):
@@ -78,7 +81,7 @@ class Embeddings(keras.layers.Layer):
         super().__init__(dtype="float32", **kwargs)
         self.config = config
         self.layer_norm = _layer_norm(config, "layer_norm")
-        self.dropout = keras.layers.Dropout(config.dropout, dtype="float32")
+        self.dropout = Dropout(config.dropout, dtype="float32")
 
     def build(self, word_ids_shape, type_ids_shape=None):
         c = self.config
@@ -116,7 +119,7 @@ class SelfAttention(keras.layers.Layer):
         self.key = _dense(config.hidden_size, config, "key")
         self.value = _dense(config.hidden_size, config, "value")
         self.output_dense = _dense(config.hidden_size, config, "output")
-        self.dropout = keras.layers.Dropout(config.attention_dropout)
+        self.dropout = Dropout(config.attention_dropout)
 
     def build(self, x_shape, input_mask_shape=None):
         for dense in (self.query, self.key, self.value):
@@ -151,11 +154,11 @@ class TransformerBlock(keras.layers.Layer):
         super().__init__(autocast=False, **kwargs)
         self.hidden_size = config.hidden_size
         self.attention = SelfAttention(config, name="attention")
-        self.attention_output_dropout = keras.layers.Dropout(config.dropout)
+        self.attention_output_dropout = Dropout(config.dropout)
         self.attention_layer_norm = _layer_norm(config, "attention_layer_norm")
         self.intermediate = _dense(config.intermediate_size, config, "intermediate", activation=_gelu)
         self.output_dense = _dense(config.hidden_size, config, "output")
-        self.output_dropout = keras.layers.Dropout(config.dropout)
+        self.output_dropout = Dropout(config.dropout)
         self.output_layer_norm = _layer_norm(config, "output_layer_norm")
 
     def build(self, x_shape, input_mask_shape=None):

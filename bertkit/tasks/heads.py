@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from bertkit.dropout import Dropout
+
 
 def masked_mean(sequence_output, input_mask):
     """Mean over real (mask=1) positions: `[B, T, H]`, `[B, T]` -> `[B, H]`."""
@@ -31,7 +33,7 @@ class PooledHead(keras.Model):
             raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
         self.encoder = encoder
         self.pooling = pooling
-        self.dropout = keras.layers.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.classifier = keras.layers.Dense(
             units, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), dtype="float32",
             name="classifier")

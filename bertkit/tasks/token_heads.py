@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from bertkit.batching import INPUT_NAMES
+from bertkit.dropout import Dropout
 
 PAD_LOGIT = -1e4  # span logits of padding positions: softmax gives them ~0
 
@@ -31,7 +32,7 @@ class TokenHead(keras.Model):
     def __init__(self, encoder, units: int, dropout: float = 0.1, case_classes: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
-        self.dropout = keras.layers.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.classifier = _dense(units, "classifier")
         self.case_classes = case_classes
         if case_classes:
