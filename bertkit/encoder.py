@@ -74,6 +74,34 @@ def _gelu(x):
     return y, grad
 
 
+def _gelu_inference(x):
+    """The same GELU without a custom gradient, in the exact form `0.5 * x * (1 + erf(x / sqrt 2))` that
+    TensorFlow's oneDNN graph rewrite fuses into the preceding matmul + bias add (inference only: the
+    custom gradient's IdentityN hides the pattern)."""
+    return 0.5 * x * (1.0 + tf.math.erf(x * tf.constant(1.0 / math.sqrt(2.0), x.dtype)))
+
+
+def _project(x, denses, activation=None):
+    """`x @ concat(kernels) + concat(biases)` for Dense layers that share the input `x` `[B, T, H]`.
+
+    One 2-D matmul followed by `bias_add` (and `activation`): on CPUs TensorFlow fuses that pattern into
+    one oneDNN op; a 3-D Dense call puts reshapes between them. Query, key and value share one matmul and
+    one cast of `x`. The Dense layers keep owning their variables (names and checkpoints unchanged).
+    Returns `[B, T, sum(units)]` in the layers' compute dtype.
+    """
+    dtype = denses[0].compute_dtype
+    kernels = [tf.cast(d.kernel, dtype) for d in denses]  # [H, U_i]
+    biases = [tf.cast(d.bias, dtype) for d in denses]  # [U_i]
+    kernel = kernels[0] if len(denses) == 1 else tf.concat(kernels, axis=1)  # [H, U]
+    bias = biases[0] if len(denses) == 1 else tf.concat(biases, axis=0)  # [U]
+    shape = tf.shape(x)
+    flat = tf.reshape(tf.cast(x, dtype), [-1, shape[-1]])  # [B*T, H]
+    y = tf.nn.bias_add(tf.matmul(flat, kernel), bias)  # [B*T, U]
+    if activation is not None:
+        y = activation(y)
+    return tf.reshape(y, tf.concat([shape[:-1], tf.shape(kernel)[-1:]], axis=0))  # [B, T, U]
+
+
 class Embeddings(keras.layers.Layer):
     """Word + position + token type embeddings, LayerNorm, dropout. Runs in float32."""
 
@@ -128,21 +156,22 @@ class SelfAttention(keras.layers.Layer):
 
     def call(self, x, input_mask, training=None):
         batch, seq_len, hidden = ops.shape(x)
-        heads = (batch, seq_len, self.num_heads, self.head_size)
+        qkv = _project(x, (self.query, self.key, self.value))  # [B, T, 3H]
+        qkv = ops.reshape(qkv, (batch, seq_len, 3, self.num_heads, self.head_size))  # [B, T, 3, N, D]
+        # One transpose puts heads before positions, so both attention matmuls are plain batched matmuls.
+        q, k, v = ops.unstack(ops.transpose(qkv, (2, 0, 3, 1, 4)), axis=0)  # 3 x [B, N, T, D]
         # Scaling q (B*T*H values) is cheaper than scaling the scores (B*N*T*T).
-        q = ops.reshape(self.query(x), heads) * (1.0 / math.sqrt(self.head_size))  # [B, T, N, D]
-        k = ops.reshape(self.key(x), heads)  # [B, T, N, D]
-        v = ops.reshape(self.value(x), heads)  # [B, T, N, D]
+        q = q * ops.cast(1.0 / math.sqrt(self.head_size), q.dtype)
 
-        scores = ops.cast(ops.einsum("btnd,bsnd->bnts", q, k), "float32")  # [B, N, T, T]
+        scores = ops.cast(ops.einsum("bntd,bnsd->bnts", q, k), "float32")  # [B, N, T, T]
         key_is_pad = 1.0 - ops.cast(input_mask, "float32")  # [B, T]
         scores += key_is_pad[:, None, None, :] * MASK_NEGATIVE  # [B, N, T, T]
         probs = ops.softmax(scores, axis=-1)  # [B, N, T, T] float32
         probs = self.dropout(ops.cast(probs, self.compute_dtype), training=training)
 
-        context = ops.einsum("bnts,bsnd->btnd", probs, v)  # [B, T, N, D]
-        context = ops.reshape(context, (batch, seq_len, hidden))  # [B, T, H]
-        return self.output_dense(context)  # [B, T, H]
+        context = ops.einsum("bnts,bnsd->bntd", probs, v)  # [B, N, T, D]
+        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, seq_len, hidden))  # [B, T, H]
+        return _project(context, (self.output_dense,))  # [B, T, H]
 
 
 class TransformerBlock(keras.layers.Layer):
@@ -172,8 +201,8 @@ class TransformerBlock(keras.layers.Layer):
         a = self.attention(x, input_mask, training=training)  # [B, T, H] compute dtype
         a = self.attention_output_dropout(a, training=training)
         x = self.attention_layer_norm(x + ops.cast(a, "float32"))  # [B, T, H] float32
-        h = self.intermediate(x)  # [B, T, I] compute dtype
-        h = self.output_dropout(self.output_dense(h), training=training)  # [B, T, H]
+        h = _project(x, (self.intermediate,), _gelu if training else _gelu_inference)  # [B, T, I] compute dtype
+        h = self.output_dropout(_project(h, (self.output_dense,)), training=training)  # [B, T, H]
         return self.output_layer_norm(x + ops.cast(h, "float32"))  # [B, T, H] float32
 
 
