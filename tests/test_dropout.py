@@ -1,4 +1,7 @@
-"""bertkit's Dropout (16 random bits per element): unbiased, the right rate, seeded, a true mask."""
+"""bertkit's Dropout (16 random bits per element): unbiased, the right rate, seeded, a true mask.
+
+Layers get an explicit float32 policy: an earlier test may leave Keras' global policy at mixed_bfloat16
+(`bertkit train --mixed-precision auto` on a CPU with AVX512_BF16), where 1/keep itself rounds to bf16."""
 
 import keras
 import numpy as np
@@ -18,7 +21,7 @@ def test_quantised_rate_is_the_nearest_multiple_of_2_to_the_minus_16():
 def test_drop_fraction_and_mean_on_a_million_elements(rate):
     keras.utils.set_random_seed(3)
     x = tf.ones([1000, 1001])  # odd count: the last uint32 is half used
-    y = Dropout(rate)(x, training=True).numpy()
+    y = Dropout(rate, dtype="float32")(x, training=True).numpy()
     threshold, scale = quantised_rate(rate)
     # Binomial standard deviation of the drop fraction is < 0.0005 here; 5 sigma.
     assert abs((y == 0).mean() - threshold / 65536) < 0.0025
@@ -29,7 +32,7 @@ def test_drop_fraction_and_mean_on_a_million_elements(rate):
 def test_no_structure_in_the_mask():
     """The two uint16 halves of each uint32 and neighbouring rows drop independently."""
     keras.utils.set_random_seed(4)
-    dropped = Dropout(0.5)(tf.ones([2000, 512]), training=True).numpy() == 0
+    dropped = Dropout(0.5, dtype="float32")(tf.ones([2000, 512]), training=True).numpy() == 0
     pairs = dropped.reshape(-1, 2)  # the two halves of one uint32
     both = (pairs[:, 0] & pairs[:, 1]).mean()
     assert abs(both - 0.25) < 0.01
@@ -38,11 +41,11 @@ def test_no_structure_in_the_mask():
 
 def test_inference_is_identity_and_seeds_repeat():
     x = tf.random.normal([8, 16, 32])
-    assert Dropout(0.1)(x, training=False) is x
+    assert Dropout(0.1, dtype="float32")(x, training=False) is x
     outs = []
     for _ in range(2):
         keras.utils.set_random_seed(7)
-        layer = Dropout(0.1)
+        layer = Dropout(0.1, dtype="float32")
         outs.append([layer(x, training=True).numpy() for _ in range(2)])
     np.testing.assert_array_equal(outs[0][0], outs[1][0])  # same seed, same masks
     np.testing.assert_array_equal(outs[0][1], outs[1][1])
@@ -51,7 +54,7 @@ def test_inference_is_identity_and_seeds_repeat():
 
 def test_gradient_flows_through_kept_elements_only():
     keras.utils.set_random_seed(5)
-    layer = Dropout(0.1)
+    layer = Dropout(0.1, dtype="float32")
     x = tf.Variable(tf.random.normal([64, 48]))
     with tf.GradientTape() as tape:
         y = layer(x, training=True)
