@@ -114,13 +114,23 @@ def _build(task, encoder_config: EncoderConfig, preprocess: PreprocessConfig):
     return model
 
 
-def load(path) -> BertkitModel:
-    """Loads a model bundle written by `bertkit train` (the run folder or its `model/` folder)."""
+def load(path, mixed_precision: str | None = None) -> BertkitModel:
+    """Loads a model bundle written by `bertkit train` (the run folder or its `model/` folder).
+
+    mixed_precision: the policy the loaded model computes in ("float32", "mixed_bfloat16", "auto", ...);
+    None builds it under the current global Keras policy. The global policy is left as it was.
+    """
     folder = bundle_lib.find_bundle(path)
     encoder_config, preprocess, task_config, train_config = bundle_lib.read_configs(folder)
     tokenizer = Tokenizer(str(folder / "vocab.txt"), preprocess.do_lower_case)
     task = get_task_class(task_config.task)(task_config, preprocess, tokenizer)
-    model = _build(task, encoder_config, preprocess)
+    previous = keras.mixed_precision.global_policy()
+    if mixed_precision is not None:
+        set_policy(mixed_precision)
+    try:
+        model = _build(task, encoder_config, preprocess)  # layers keep the policy they were built under
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
     try:
         model.load_weights(str(folder / "model.weights.h5"))
     except (ValueError, OSError) as e:

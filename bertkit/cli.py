@@ -67,6 +67,9 @@ def _add_evaluate(sub):
     p.add_argument("--samples", type=int, default=None, help="evaluate on N sampled examples (seeded)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--output-json", default=None, help="also write the metrics to this JSON file")
+    p.add_argument("--mixed-precision", default="float32", choices=["float32", "auto", "mixed_bfloat16", "mixed_float16"],
+                   help="compute precision of the forward pass (default float32: the same numbers as the export; "
+                   "mixed_bfloat16 is ~1.5x faster on CPUs with AVX512_BF16/AMX and on recent GPUs)")
 
 
 def _add_predict(sub):
@@ -78,6 +81,9 @@ def _add_predict(sub):
     p.add_argument("--question", default=None, help="qa: the question (with --context)")
     p.add_argument("--context", default=None, help="qa: the passage to answer from (with --question)")
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--mixed-precision", default="float32", choices=["float32", "auto", "mixed_bfloat16", "mixed_float16"],
+                   help="compute precision of the forward pass (default float32: the same numbers as the export; "
+                   "mixed_bfloat16 is ~1.5x faster on CPUs with AVX512_BF16/AMX and on recent GPUs)")
 
 
 def _add_export(sub):
@@ -171,7 +177,8 @@ def cmd_evaluate(args) -> int:
     from bertkit.io_utils import atomic_write_text
     from bertkit.metrics import format_metrics_table
 
-    metrics = load(args.model).evaluate(args.data, batch_size=args.batch_size, samples=args.samples)
+    model = load(args.model, args.mixed_precision)
+    metrics = model.evaluate(args.data, batch_size=args.batch_size, samples=args.samples)
     print(format_metrics_table(metrics))
     if args.output_json:
         atomic_write_text(args.output_json, json.dumps(metrics, indent=2, default=str) + "\n")
@@ -198,7 +205,7 @@ def cmd_predict(args) -> int:
     from bertkit.api import load
     from bertkit.errors import BertkitError
 
-    model = load(args.model)
+    model = load(args.model, args.mixed_precision)
     inputs = list(args.texts)
     if (args.question is None) != (args.context is None):
         raise BertkitError("predict: --question and --context go together.")

@@ -56,6 +56,20 @@ def test_reload_gives_identical_predictions(trained):
     assert set(rows[0]["probabilities"]) == {"0", "1"}
 
 
+def test_reload_in_bfloat16_is_close_and_leaves_the_global_policy(trained):
+    import keras
+
+    _, run, _ = trained
+    texts = ["the movie was great", "plot is thin", "Ünïcödé … text that is long " * 20]
+    exact = bertkit.load(run, mixed_precision="float32")
+    fast = bertkit.load(run, mixed_precision="mixed_bfloat16")
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert all(v.dtype == "float32" for v in fast.model.weights)  # float32 weights, bf16 compute
+    a, b = exact.predict_scores(texts), fast.predict_scores(texts)
+    assert b.dtype == a.dtype and not np.array_equal(a, b)  # bf16 really ran
+    np.testing.assert_allclose(b, a, atol=0.03)  # bf16 keeps ~3 significant digits per matmul
+
+
 def test_evaluate_matches_training_metrics(trained):
     result, run, folder = trained
     metrics = bertkit.load(run).evaluate(str(folder / "test.jsonl"))
