@@ -9,7 +9,8 @@ not of wall time.
 
     python benchmarks/profile_step.py [--length 128] [--batch 32] [--steps 2] [--policy mixed_bfloat16]
 
-Writes benchmarks/results/profile_step.json (profile_step-mixed_bfloat16.json for bf16) (groups, the 15 costliest op types, step wall time).
+Writes benchmarks/results/profile_step.json, or profile_step-mixed_bfloat16.json (groups, the 15
+costliest op types, step wall time).
 """
 
 from __future__ import annotations

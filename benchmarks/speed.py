@@ -285,11 +285,12 @@ def main():
           f"bf16 {result['peak_gflops']['bfloat16']:.0f} GFLOP/s", flush=True)
 
     runs = {}
+    bf16_native = cpu_has_bf16()  # without AVX512_BF16/AMX bf16 is emulated: slow, so fewer steps
     policies = ["float32"] + (["mixed_bfloat16"] if args.bf16 else [])
     for policy in policies:
         bench = BertkitBench(policy)
         tag = "fp32" if policy == "float32" else "bf16"
-        native = policy == "float32" or cpu_has_bf16()  # bf16 without AVX512_BF16/AMX is emulated, slow
+        native = policy == "float32" or bf16_native
         steps = args.steps if native else max(2, args.steps // 4)
         runs[f"bertkit/{tag}/imdb"] = bench.train(bucketed_batches(imdb, 32, 1), steps, args.warmup)
         print("bertkit", tag, "imdb", runs[f"bertkit/{tag}/imdb"], flush=True)
@@ -320,12 +321,12 @@ def main():
         runs["hf/fp32-compile/infer"] = run_peer(python, *hf, "--data", imdb_npz, "--mode", "infer",
                                                  "--batch-size", 64, "--compile")
         if args.bf16:
-            bf16_steps, bf16_warmup = (args.steps, args.warmup) if cpu_has_bf16() else (max(2, args.steps // 4), 1)
+            bf16_steps, bf16_warmup = (args.steps, args.warmup) if bf16_native else (max(2, args.steps // 4), 1)
             runs["hf/bf16/imdb"] = run_peer(python, *hf[:-4], "--steps", bf16_steps, "--warmup", bf16_warmup,
                                             "--data", imdb_npz, "--bf16")
             runs["hf/bf16-compile/infer"] = run_peer(python, *hf, "--data", imdb_npz, "--mode", "infer",
                                                      "--batch-size", 64, "--compile", "--bf16")
-            if cpu_has_bf16():
+            if bf16_native:
                 runs["hf/bf16/sst2-dynamic"] = run_peer(python, *hf[:-4], "--steps", args.steps * 4, "--warmup",
                                                         args.warmup, "--data", sst_npz, "--padding", "dynamic",
                                                         "--bf16")

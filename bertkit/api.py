@@ -24,7 +24,7 @@ from bertkit.data import resolve_data
 from bertkit.encoder import BertEncoder
 from bertkit.errors import BertkitError
 from bertkit.io_utils import atomic_write_text
-from bertkit.precision import set_policy
+from bertkit.precision import policy_scope
 from bertkit.report.predictions import save_eval_predictions
 from bertkit.tasks import get_task_class
 from bertkit.tokenization import Tokenizer
@@ -124,13 +124,8 @@ def load(path, mixed_precision: str | None = None) -> BertkitModel:
     encoder_config, preprocess, task_config, train_config = bundle_lib.read_configs(folder)
     tokenizer = Tokenizer(str(folder / "vocab.txt"), preprocess.do_lower_case)
     task = get_task_class(task_config.task)(task_config, preprocess, tokenizer)
-    previous = keras.mixed_precision.global_policy()
-    if mixed_precision is not None:
-        set_policy(mixed_precision)
-    try:
+    with policy_scope(mixed_precision):
         model = _build(task, encoder_config, preprocess)  # layers keep the policy they were built under
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     try:
         model.load_weights(str(folder / "model.weights.h5"))
     except (ValueError, OSError) as e:
@@ -212,117 +207,118 @@ def train(data="imdb", output=None, *, model=None, task: str = "classify", max_s
     if batch_size < 1 or epochs < 1 or learning_rate <= 0:
         raise BertkitError("batch_size and epochs must be >= 1 and learning_rate > 0.")
     keras.utils.set_random_seed(seed)
-    policy = set_policy(mixed_precision)
-    task_cls = get_task_class(task)
-    train_examples, test_examples, description = task_cls.read_data(
-        data, train_samples=train_samples, test_samples=test_samples, seed=seed)
-    model_path = resolve_model_path(model) if model is not None else default_model_path()  # a TF Hub handle too
-    run_dir = Path(output) if output is not None else None
-    if run_dir is not None and run_dir.exists() and any(run_dir.iterdir()) \
-            and not (run_dir / "model" / "bertkit.json").exists() and not (run_dir / "history.jsonl").exists():
-        raise BertkitError(f"{run_dir}: exists and is not a bertkit run folder; choose another --output.")
+    with policy_scope(mixed_precision) as policy:  # the global policy is restored afterwards
+        task_cls = get_task_class(task)
+        train_examples, test_examples, description = task_cls.read_data(
+            data, train_samples=train_samples, test_samples=test_samples, seed=seed)
+        model_path = resolve_model_path(model) if model is not None else default_model_path()  # a TF Hub handle too
+        run_dir = Path(output) if output is not None else None
+        if run_dir is not None and run_dir.exists() and any(run_dir.iterdir()) \
+                and not (run_dir / "model" / "bertkit.json").exists() and not (run_dir / "history.jsonl").exists():
+            raise BertkitError(f"{run_dir}: exists and is not a bertkit run folder; choose another --output.")
 
-    strategy_name = strategy
-    strategy = get_strategy(strategy_name, tpu)
-    chief = is_chief()
-    if resume and (run_dir is None or not (run_dir / "checkpoints" / "checkpoint").exists()):
-        raise BertkitError(f"--resume: no checkpoint in {run_dir}/checkpoints to resume from.")
-    if not resume and run_dir is not None and (run_dir / "checkpoints" / "checkpoint").exists():
-        raise BertkitError(f"{run_dir} holds the checkpoints of an earlier run: pass --resume to continue it, "
-                           "or choose a new --output.")
-    with strategy.scope():
-        pretrained = load_pretrained(model_path)
-        if max_seq_length > pretrained.encoder_config.max_position_embeddings:
-            raise BertkitError(f"--max-seq-length {max_seq_length} exceeds the model's "
-                               f"{pretrained.encoder_config.max_position_embeddings} positions.")
-        preprocess = PreprocessConfig(do_lower_case=pretrained.do_lower_case, max_seq_length=max_seq_length,
-                                      truncation=truncation)
-        tokenizer = Tokenizer(pretrained.vocab_file, pretrained.do_lower_case)
-        task_config = task_cls.configure(train_examples, pooling=pooling or pretrained.default_pooling,
-                                         head_dropout=head_dropout, source=description, **(task_options or {}))
-        task_obj = task_cls(task_config, preprocess, tokenizer)
-        keras_model = task_obj.build_model(pretrained.encoder)
-        def dataset_fn(epoch):  # a fixed order per (seed, epoch): a resumed epoch can skip what was done
-            return task_obj.make_dataset(train_examples, batch_size, training=True, seed=seed * 1000 + epoch,
-                                         source=description)
+        strategy_name = strategy
+        strategy = get_strategy(strategy_name, tpu)
+        chief = is_chief()
+        if resume and (run_dir is None or not (run_dir / "checkpoints" / "checkpoint").exists()):
+            raise BertkitError(f"--resume: no checkpoint in {run_dir}/checkpoints to resume from.")
+        if not resume and run_dir is not None and (run_dir / "checkpoints" / "checkpoint").exists():
+            raise BertkitError(f"{run_dir} holds the checkpoints of an earlier run: pass --resume to continue it, "
+                               "or choose a new --output.")
+        with strategy.scope():
+            pretrained = load_pretrained(model_path)
+            if max_seq_length > pretrained.encoder_config.max_position_embeddings:
+                raise BertkitError(f"--max-seq-length {max_seq_length} exceeds the model's "
+                                   f"{pretrained.encoder_config.max_position_embeddings} positions.")
+            preprocess = PreprocessConfig(do_lower_case=pretrained.do_lower_case, max_seq_length=max_seq_length,
+                                          truncation=truncation)
+            tokenizer = Tokenizer(pretrained.vocab_file, pretrained.do_lower_case)
+            task_config = task_cls.configure(train_examples, pooling=pooling or pretrained.default_pooling,
+                                             head_dropout=head_dropout, source=description, **(task_options or {}))
+            task_obj = task_cls(task_config, preprocess, tokenizer)
+            keras_model = task_obj.build_model(pretrained.encoder)
+            def dataset_fn(epoch):  # a fixed order per (seed, epoch): a resumed epoch can skip what was done
+                return task_obj.make_dataset(train_examples, batch_size, training=True, seed=seed * 1000 + epoch,
+                                             source=description)
 
-        eval_ds = (task_obj.make_dataset(test_examples, 64, training=False, source=description)
-                   if test_examples else None)
-        # Token and span tasks may make several features (windows) per example: count what the data gives.
-        first = dataset_fn(1)
-        num_features = sum(int(tf.shape(labels)[0]) for _, labels in first)
-        options = LoopOptions(epochs=epochs, num_examples=num_features, batch_size=batch_size,
-                              accumulation_steps=accumulation_steps, checkpoint_every=checkpoint_every,
-                              clip_norm=train_config.clip_norm,
-                              patience=patience, main_metric=task_obj.main_metric(), verbose=verbose,
-                              jit_compile=jit_compile)
-        dummy = next(iter(first))[0]
-        keras_model(dummy, training=False)
-        optimizer = create_optimizer(keras_model.trainable_variables, learning_rate,
-                                     options.steps_per_epoch * epochs, warmup_fraction, weight_decay,
-                                     clip_norm=None, loss_scale=policy == "mixed_float16")  # the loop clips
-        optimizer.build(keras_model.trainable_variables)
-        checkpointer = None
-        if run_dir is not None:
-            ckpt_dir = run_dir / "checkpoints" if chief else Path(tempfile.mkdtemp(prefix="bertkit-worker-"))
-            checkpointer = Checkpointer(ckpt_dir, keras_model, optimizer, keep=keep_checkpoints)
-            if resume:
-                checkpointer.restore_latest()
+            eval_ds = (task_obj.make_dataset(test_examples, 64, training=False, source=description)
+                       if test_examples else None)
+            # Token and span tasks may make several features (windows) per example: count what the data gives.
+            first = dataset_fn(1)
+            num_features = sum(int(tf.shape(labels)[0]) for _, labels in first)
+            options = LoopOptions(epochs=epochs, num_examples=num_features, batch_size=batch_size,
+                                  accumulation_steps=accumulation_steps, checkpoint_every=checkpoint_every,
+                                  clip_norm=train_config.clip_norm,
+                                  patience=patience, main_metric=task_obj.main_metric(), verbose=verbose,
+                                  jit_compile=jit_compile)
+            dummy = next(iter(first))[0]
+            keras_model(dummy, training=False)
+            optimizer = create_optimizer(keras_model.trainable_variables, learning_rate,
+                                         options.steps_per_epoch * epochs, warmup_fraction, weight_decay,
+                                         clip_norm=None, loss_scale=policy == "mixed_float16")  # the loop clips
+            optimizer.build(keras_model.trainable_variables)
+            checkpointer = None
+            if run_dir is not None:
+                ckpt_dir = run_dir / "checkpoints" if chief else Path(tempfile.mkdtemp(prefix="bertkit-worker-"))
+                checkpointer = Checkpointer(ckpt_dir, keras_model, optimizer, keep=keep_checkpoints)
+                if resume:
+                    checkpointer.restore_latest()
 
-    if verbose:
-        print(f"bertkit: fine-tuning {model_path} ({pretrained.source_format}, {policy}) on {description}: "
-              f"{len(train_examples)} train / {len(test_examples or [])} test examples, "
-              f"labels {list(task_config.labels)}, pooling {task_config.pooling}", file=sys.stderr)
-
-    history = History(run_dir if chief else None)
-    if resume:
-        history.log("resume", int(optimizer.iterations.numpy()), checkpoint=checkpointer.latest,
-                    epoch=int(checkpointer.epoch.numpy()), batch_in_epoch=int(checkpointer.batch_in_epoch.numpy()))
-    test_file = resolve_data(data, "test") if test_examples else None  # recorded for `bertkit report`
-    history.log("start", 0, data=description, model=str(model_path), policy=policy,
-                train_examples=len(train_examples), config=train_config.to_dict(), task=task,
-                main_metric=task_obj.main_metric(), test_data=str(test_file) if test_file else None)
-    final_eval = {}  # the last evaluation's (scores, gold), saved for the report
-
-    def on_epoch_end(epoch):
-        if eval_ds is None or not (eval_every_epoch or epoch == epochs or patience is not None or keep_best):
-            return {}
-        start = time.perf_counter()
-        scores, gold = task_obj.predict_outputs(keras_model, eval_ds)
-        final_eval.update(scores=scores, gold=gold)
-        m = task_obj.compute_metrics(gold, scores)
-        m["eval_seconds"] = time.perf_counter() - start
         if verbose:
-            main = task_obj.main_metric()
-            print(f"epoch {epoch}: eval {main} {m.get(main)}", file=sys.stderr)
-        return m
+            print(f"bertkit: fine-tuning {model_path} ({pretrained.source_format}, {policy}) on {description}: "
+                  f"{len(train_examples)} train / {len(test_examples or [])} test examples, "
+                  f"labels {list(task_config.labels)}, pooling {task_config.pooling}", file=sys.stderr)
 
-    try:
-        stats = run_training(keras_model, task_obj, dataset_fn, optimizer, options, strategy=strategy,
-                             history=history, on_epoch_end=on_epoch_end, checkpointer=checkpointer)
-        restored_best = False
-        if train_config.keep_best and checkpointer is not None and stats["best_epoch"]:
-            restored_best = checkpointer.restore_best()
-            history.log("best", int(optimizer.iterations.numpy()), epoch=stats["best_epoch"],
-                        metric=stats["best_metric"])
-        epochs_logged = [r for r in history.records if r["kind"] == "epoch"]
-        if restored_best or (not epochs_logged and eval_ds is not None):
-            final = on_epoch_end(stats["best_epoch"] or epochs)  # the weights the bundle gets
-        else:
-            final = epochs_logged[-1].get("eval") if epochs_logged else None
-    finally:
-        history.close()
-    metrics = dict(final) if final else None
-    if metrics is not None:
-        metrics.update(train_seconds=stats["train_seconds"],
-                       train_examples_per_second=stats["examples_per_second"])
-    result_model = BertkitModel(keras_model, task_obj, pretrained.encoder_config, train_config,
-                                pretrained.vocab_file, run_dir, metrics)
-    if run_dir is not None and chief:
-        result_model.save(run_dir / "model")
-        result_model.path = run_dir / "model"
+        history = History(run_dir if chief else None)
+        if resume:
+            history.log("resume", int(optimizer.iterations.numpy()), checkpoint=checkpointer.latest,
+                        epoch=int(checkpointer.epoch.numpy()), batch_in_epoch=int(checkpointer.batch_in_epoch.numpy()))
+        test_file = resolve_data(data, "test") if test_examples else None  # recorded for `bertkit report`
+        history.log("start", 0, data=description, model=str(model_path), policy=policy,
+                    train_examples=len(train_examples), config=train_config.to_dict(), task=task,
+                    main_metric=task_obj.main_metric(), test_data=str(test_file) if test_file else None)
+        final_eval = {}  # the last evaluation's (scores, gold), saved for the report
+
+        def on_epoch_end(epoch):
+            if eval_ds is None or not (eval_every_epoch or epoch == epochs or patience is not None or keep_best):
+                return {}
+            start = time.perf_counter()
+            scores, gold = task_obj.predict_outputs(keras_model, eval_ds)
+            final_eval.update(scores=scores, gold=gold)
+            m = task_obj.compute_metrics(gold, scores)
+            m["eval_seconds"] = time.perf_counter() - start
+            if verbose:
+                main = task_obj.main_metric()
+                print(f"epoch {epoch}: eval {main} {m.get(main)}", file=sys.stderr)
+            return m
+
+        try:
+            stats = run_training(keras_model, task_obj, dataset_fn, optimizer, options, strategy=strategy,
+                                 history=history, on_epoch_end=on_epoch_end, checkpointer=checkpointer)
+            restored_best = False
+            if train_config.keep_best and checkpointer is not None and stats["best_epoch"]:
+                restored_best = checkpointer.restore_best()
+                history.log("best", int(optimizer.iterations.numpy()), epoch=stats["best_epoch"],
+                            metric=stats["best_metric"])
+            epochs_logged = [r for r in history.records if r["kind"] == "epoch"]
+            if restored_best or (not epochs_logged and eval_ds is not None):
+                final = on_epoch_end(stats["best_epoch"] or epochs)  # the weights the bundle gets
+            else:
+                final = epochs_logged[-1].get("eval") if epochs_logged else None
+        finally:
+            history.close()
+        metrics = dict(final) if final else None
         if metrics is not None:
-            atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
-        if final_eval:
-            save_eval_predictions(run_dir, final_eval["scores"], final_eval["gold"], [e.guid for e in test_examples])
-    return TrainResult(result_model, metrics, run_dir, stats)
+            metrics.update(train_seconds=stats["train_seconds"],
+                           train_examples_per_second=stats["examples_per_second"])
+        result_model = BertkitModel(keras_model, task_obj, pretrained.encoder_config, train_config,
+                                    pretrained.vocab_file, run_dir, metrics)
+        if run_dir is not None and chief:
+            result_model.save(run_dir / "model")
+            result_model.path = run_dir / "model"
+            if metrics is not None:
+                atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
+            if final_eval:
+                save_eval_predictions(run_dir, final_eval["scores"], final_eval["gold"],
+                                      [e.guid for e in test_examples])
+        return TrainResult(result_model, metrics, run_dir, stats)

@@ -11,6 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+# bertkit.precision.POLICIES, spelled out so that parsing flags does not import TensorFlow.
+PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
+
 
 def _add_train(sub):
     p = sub.add_parser("train", help="fine-tune a pretrained encoder", description=(
@@ -37,8 +40,7 @@ def _add_train(sub):
     p.add_argument("--pooling", default=None, choices=["cls", "mean"],
                    help="head input: cls = pooled_output, mean = masked mean of sequence_output "
                         "(default: what the pretrained model was trained with)")
-    p.add_argument("--mixed-precision", default="auto",
-                   choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"])
+    p.add_argument("--mixed-precision", default="auto", choices=PRECISIONS)
     p.add_argument("--xla", action="store_true", help="compile the train step with XLA (jit_compile); "
                    "on the 2-core CPU measured it was ~10%% slower, so it is off by default")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -60,6 +62,12 @@ def _add_train(sub):
                    help="do not build OUTPUT/report/ at the end (needs matplotlib; `bertkit report` builds it later)")
 
 
+def _add_inference_precision(p):
+    p.add_argument("--mixed-precision", default="float32", choices=PRECISIONS,
+                   help="compute precision of the forward pass (default float32: the same numbers as the export; "
+                   "mixed_bfloat16 is ~1.5x faster on CPUs with AVX512_BF16/AMX and on recent GPUs)")
+
+
 def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="metrics of a trained model on labelled data")
     p.add_argument("--model", required=True, help="run folder or model bundle from `bertkit train`")
@@ -67,9 +75,7 @@ def _add_evaluate(sub):
     p.add_argument("--samples", type=int, default=None, help="evaluate on N sampled examples (seeded)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--output-json", default=None, help="also write the metrics to this JSON file")
-    p.add_argument("--mixed-precision", default="float32", choices=["float32", "auto", "mixed_bfloat16", "mixed_float16"],
-                   help="compute precision of the forward pass (default float32: the same numbers as the export; "
-                   "mixed_bfloat16 is ~1.5x faster on CPUs with AVX512_BF16/AMX and on recent GPUs)")
+    _add_inference_precision(p)
 
 
 def _add_predict(sub):
@@ -81,9 +87,7 @@ def _add_predict(sub):
     p.add_argument("--question", default=None, help="qa: the question (with --context)")
     p.add_argument("--context", default=None, help="qa: the passage to answer from (with --question)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--mixed-precision", default="float32", choices=["float32", "auto", "mixed_bfloat16", "mixed_float16"],
-                   help="compute precision of the forward pass (default float32: the same numbers as the export; "
-                   "mixed_bfloat16 is ~1.5x faster on CPUs with AVX512_BF16/AMX and on recent GPUs)")
+    _add_inference_precision(p)
 
 
 def _add_export(sub):

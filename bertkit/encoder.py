@@ -185,7 +185,7 @@ class TransformerBlock(keras.layers.Layer):
         self.attention = SelfAttention(config, name="attention")
         self.attention_output_dropout = Dropout(config.dropout)
         self.attention_layer_norm = _layer_norm(config, "attention_layer_norm")
-        self.intermediate = _dense(config.intermediate_size, config, "intermediate", activation=_gelu)
+        self.intermediate = _dense(config.intermediate_size, config, "intermediate")  # GELU: in call()
         self.output_dense = _dense(config.hidden_size, config, "output")
         self.output_dropout = Dropout(config.dropout)
         self.output_layer_norm = _layer_norm(config, "output_layer_norm")

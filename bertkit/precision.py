@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -40,3 +42,15 @@ def set_policy(name: str) -> str:
     policy = resolve_policy(name)
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+@contextlib.contextmanager
+def policy_scope(name: str | None):
+    """Sets the global Keras policy for the `with` block (None keeps the current one) and restores the
+    previous policy after it; yields the concrete policy name. Layers keep the policy they were built
+    under, so a model built inside the block computes in it afterwards too."""
+    previous = keras.mixed_precision.global_policy()
+    try:
+        yield set_policy(name) if name is not None else previous.name
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

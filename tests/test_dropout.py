@@ -1,7 +1,7 @@
 """bertkit's Dropout (16 random bits per element): unbiased, the right rate, seeded, a true mask.
 
-Layers get an explicit float32 policy: an earlier test may leave Keras' global policy at mixed_bfloat16
-(`bertkit train --mixed-precision auto` on a CPU with AVX512_BF16), where 1/keep itself rounds to bf16."""
+Layers get an explicit float32 policy so the checks do not depend on Keras' global policy: under
+mixed_bfloat16, 1/keep itself rounds to bf16 (1.109375 for 1.1111)."""
 
 import keras
 import numpy as np

@@ -70,6 +70,19 @@ def test_reload_in_bfloat16_is_close_and_leaves_the_global_policy(trained):
     np.testing.assert_allclose(b, a, atol=0.03)  # bf16 keeps ~3 significant digits per matmul
 
 
+def test_training_in_bfloat16_leaves_the_global_policy(tmp_path, tiny_model_dir):
+    import keras
+
+    from conftest import tiny_rows, write_jsonl
+
+    data = write_jsonl(tmp_path / "train.jsonl", tiny_rows(16, 0))
+    result = bertkit.train(data=str(data), model=str(tiny_model_dir),
+                           **{**TRAIN_KW, "epochs": 1, "mixed_precision": "mixed_bfloat16"})
+    assert keras.mixed_precision.global_policy().name == "float32"
+    # The model keeps computing in the policy it was built under.
+    assert {layer.compute_dtype for layer in result.model.model.encoder.layers} >= {"bfloat16"}
+
+
 def test_evaluate_matches_training_metrics(trained):
     result, run, folder = trained
     metrics = bertkit.load(run).evaluate(str(folder / "test.jsonl"))
