@@ -37,6 +37,14 @@ def test_conll_reader(tmp_path):
     examples = read_examples(path)  # eng.train -> the conll reader
     assert [e.words for e in examples] == [("EU", "rejects", "German"), ("Peter", "Blackburn")]
     assert examples[0].tags == ("I-ORG", "O", "I-MISC") and examples[1].guid == f"{path}:7"
+    assert examples[0].document == examples[1].document == f"{path}:1"  # both after the -DOCSTART- of line 1
+
+
+def test_conll_documents(tmp_path):
+    path = tmp_path / "docs.conll"
+    path.write_text("EU X X I-ORG\n\n" + CONLL + "\n" + CONLL)
+    examples = read_conll(path)
+    assert [e.document for e in examples] == [None, f"{path}:3", f"{path}:3", f"{path}:12", f"{path}:12"]
 
 
 def test_conll_wrong_column_count_names_the_line(tmp_path):

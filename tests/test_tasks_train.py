@@ -9,6 +9,7 @@ import pytest
 
 import bertkit
 from bertkit.cli import main
+from bertkit.data import read_examples
 from bertkit.errors import BertkitError
 
 TRAIN_KW = dict(max_seq_length=16, batch_size=8, learning_rate=3e-3, mixed_precision="float32", pooling="mean",
@@ -200,6 +201,49 @@ def test_ner_case_features_tell_apart_what_an_uncased_encoder_cannot(tmp_path, t
         assert result.model.task.model_input_names()[-1] == ("input_case_ids" if choice == "on" else "input_type_ids")
     assert f1["on"] == 1.0
     assert f1["off"] < 0.8  # without casing the two spellings get the same tag
+
+
+def context_documents(n, seed):
+    """Documents of two sentences: "i loved bob|rome" then "i loved kim", where "kim" is a PER after
+    bob and a LOC after rome, which only the document's first sentence can tell."""
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(n):
+        word, kind = rng.choice([("bob", "PER"), ("rome", "LOC")])
+        docs.append(f"-DOCSTART- X X O\n\ni X X O\nloved X X O\n{word} X X I-{kind}\n\n"
+                    f"i X X O\nloved X X O\nkim X X I-{kind}\n")
+    return "\n".join(docs)
+
+
+def test_ner_document_context_reads_neighbouring_sentences(tmp_path, tiny_model_dir):
+    (tmp_path / "train.conll").write_text(context_documents(64, 0))
+    (tmp_path / "test.conll").write_text(context_documents(16, 1))
+    scores = {}
+    for choice in ("on", "off"):
+        result = bertkit.train(data=str(tmp_path / "train.conll"), output=None, model=str(tiny_model_dir), task="ner",
+                               epochs=8, task_options={"document_context": choice}, **TRAIN_KW)
+        scores[choice] = result.metrics["f1"]
+        examples = read_examples(tmp_path / "test.conll")
+        features = result.model.task.featurize(examples, with_labels=True)
+        assert len(features) == (16 if choice == "on" else 32)  # one window per document, or per sentence
+        owned = np.concatenate([o[o >= 0] for o in features.meta["owned"]])
+        assert sorted(owned) == list(range(sum(len(e.words) for e in examples)))  # every word once
+    assert scores["on"] == 1.0
+    assert scores["off"] < 0.9  # alone, "i loved kim" does not say what kim is
+
+
+def test_ner_document_windows_own_every_word_once(ner_run, tmp_path):
+    result, _ = ner_run
+    path = tmp_path / "docs.conll"
+    path.write_text(conll_sentences(12, 2) + conll_sentences(5, 3))  # two documents, each > one 14-piece window
+    examples = read_examples(path)
+    assert len({e.document for e in examples}) == 2
+    features = result.model.task.featurize(examples, with_labels=True)
+    assert len(features) > 4 and max(features.lengths) == 16  # documents cut into full windows
+    owned = np.concatenate([o[o >= 0] for o in features.meta["owned"]])
+    assert sorted(owned) == list(range(sum(len(e.words) for e in examples)))
+    probs, gold = result.model.task.predict_outputs(result.model.model, features)
+    assert [len(p) for p in probs] == [len(e.words) for e in examples] == [len(g) for g in gold]
 
 
 def test_ner_rejects_an_unknown_case_features_choice(tmp_path, tiny_model_dir, conll_dir):

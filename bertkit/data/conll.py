@@ -2,7 +2,9 @@
 
 Format: one token per line, columns separated by whitespace, the word first and the NER tag last
 (CoNLL-2003: `word POS chunk NER`); a blank line ends a sentence; `-DOCSTART-` lines separate
-documents and are skipped. Every token line of a file must have the same number of columns as its
+documents: they are not words, and each sentence records the document it belongs to (`document`,
+`<path>:<line of its -DOCSTART->`), so a task can read a sentence with its neighbours as context.
+Every token line of a file must have the same number of columns as its
 first one. A file with a single column is unlabelled (words only, for prediction).
 
 Tags are returned as they are in the file (CoNLL-2003 uses IOB1); `to_bio` converts IOB1 to IOB2.
@@ -36,6 +38,9 @@ class TokenExample:
         guid: where it came from, `<path>:<line of the first word>`.
         text: the original text; words joined by single spaces when the input was pre-split.
         offsets: `(start, end)` character offsets of each word in `text`.
+        document: the document the sentence belongs to (`<path>:<line of its -DOCSTART->`), or None
+            when the source has no document boundaries; consecutive sentences of one document are
+            each other's context.
     """
 
     words: tuple
@@ -43,6 +48,7 @@ class TokenExample:
     guid: str | None = None
     text: str | None = None
     offsets: tuple | None = None
+    document: str | None = None
 
     def __post_init__(self):
         if self.text is None:  # pre-split words: the text is the words joined by one space
@@ -68,7 +74,8 @@ def read_conll(path, **_columns) -> list[TokenExample]:
         **_columns: accepted for the uniform reader signature and ignored.
 
     Returns:
-        One `TokenExample` per sentence, in file order; guid `<path>:<line of its first word>`.
+        One `TokenExample` per sentence, in file order; guid `<path>:<line of its first word>`;
+        `document` `<path>:<line of the -DOCSTART- before it>` (None before the first one).
 
     Raises:
         BertkitError: naming `path:line` for a line with the wrong number of columns or a tag that is
@@ -83,11 +90,12 @@ def read_conll(path, **_columns) -> list[TokenExample]:
         raise BertkitError(f"{path}: not valid UTF-8 (byte offset {e.start}); re-encode the file as UTF-8.") from None
     examples: list[TokenExample] = []
     ncols = first_line = None
-    words, tags, start = [], [], 0
+    words, tags, start, document = [], [], 0, None
 
     def flush():
         if words:
-            examples.append(TokenExample(tuple(words), tuple(tags) if ncols > 1 else None, f"{path}:{start}"))
+            examples.append(TokenExample(tuple(words), tuple(tags) if ncols > 1 else None, f"{path}:{start}",
+                                         document=document))
         words.clear()
         tags.clear()
 
@@ -98,6 +106,7 @@ def read_conll(path, **_columns) -> list[TokenExample]:
             continue
         if cols[0] == "-DOCSTART-":
             flush()
+            document = f"{path}:{lineno}"
             continue
         if ncols is None:
             ncols, first_line = len(cols), lineno

@@ -8,6 +8,11 @@
   windows (stride: option `stride`, default half a window). Every window is trained on; at
   prediction each word takes the window where it has the most context on both sides, as the
   official SQuAD code does for document spans.
+* Document context (option `document_context`, on by default): the sentences of one document
+  (CoNLL `-DOCSTART-`) are read as one stream of pieces in those windows, so a sentence sees its
+  neighbours ("Bush" as a person two sentences after "President George Bush"), as BERT's CoNLL
+  result did with "maximal document context". Texts without a document (raw text to `predict`,
+  the SavedModel export) are read alone.
 * Scoring is entity-level P/R/F1 with conlleval semantics (`conll_metrics`), on words.
 * Word casing (option `case_features`, on by default for uncased models): an uncased vocabulary
   lower-cases "Bush", "US" and "Apple" away; the head gets each word's casing class (`word_case`)
@@ -65,7 +70,9 @@ class NerTask(Task):
     example_types = (TokenExample,)
     # stride: window stride in WordPieces (0 = half a window). case_features: give the head each word's
     # casing (CASES), which an uncased encoder never sees; "auto" = on for uncased models.
-    option_defaults = {"stride": 0, "case_features": "auto"}
+    # document_context: read each sentence with its document's neighbouring sentences in the window
+    # (the "maximal document context" of the BERT paper's CoNLL result), for sources with -DOCSTART-.
+    option_defaults = {"stride": 0, "case_features": "auto", "document_context": "on"}
 
     @classmethod
     def configure(cls, train_examples, *, pooling, head_dropout, source, **options) -> TaskConfig:
@@ -80,6 +87,8 @@ class NerTask(Task):
         labels = tuple(sorted(tags | {"O"}, key=_tag_order))
         if options["case_features"] not in ("auto", "on", "off"):
             raise BertkitError(f"task option case_features={options['case_features']!r}: expected auto, on or off.")
+        if options["document_context"] not in ("on", "off"):
+            raise BertkitError(f"task option document_context={options['document_context']!r}: expected on or off.")
         return TaskConfig(task=cls.name, labels=labels, label_type="str", pooling=pooling,
                           head_dropout=head_dropout, extra={"scheme": "BIO", **options})
 
@@ -125,23 +134,48 @@ class NerTask(Task):
             ids.append(index[tag])
         return ids
 
+    @property
+    def document_context(self) -> bool:
+        choice = str(self.config.extra.get("document_context", "off"))  # bundles from before the option: off
+        if choice not in ("on", "off"):
+            raise BertkitError(f"task option document_context={choice!r}: expected on or off.")
+        return choice == "on"
+
+    def _groups(self, examples) -> list[range]:
+        """Runs of example indices read as one sequence: consecutive sentences of one document with
+        `document_context`, else each example alone."""
+        joining = self.document_context
+        groups: list[range] = []
+        for i, e in enumerate(examples):
+            if joining and groups and e.document is not None and examples[i - 1].document == e.document:
+                groups[-1] = range(groups[-1].start, i + 1)
+            else:
+                groups.append(range(i, i + 1))
+        return groups
+
     def featurize(self, examples, with_labels: bool) -> FeatureSet:
-        """Windows of `[CLS] pieces [SEP]` with first-subword labels and each word's owning window."""
+        """Windows of `[CLS] pieces [SEP]` with first-subword labels and each word's owning window.
+
+        A group (one sentence, or with `document_context` the consecutive sentences of one document) is
+        one stream of pieces cut into windows; `meta["owned"]` holds, at the first piece of each word
+        its window owns, the word's index into all examples' words laid end to end.
+        """
         examples = self.as_examples(examples)
         budget = self.preprocess.max_seq_length - 2
         stride = int(self.config.extra.get("stride") or 0) or max(1, budget // 2)
-        pieces = word_pieces(self.tokenizer, [w for e in examples for w in e.words])
-        cls_id, sep_id = self.tokenizer.cls_id, self.tokenizer.sep_id
+        all_words = [w for e in examples for w in e.words]
+        pieces = word_pieces(self.tokenizer, all_words)  # per word [p_w]
+        all_cases = [word_case(w) for w in all_words]
         index = {t: i for i, t in enumerate(self.config.labels)}
-        word_ids, labels, owned, example_of, cases = [], [], [], [], []
-        k = 0
-        for ei, e in enumerate(examples):
-            per_word = pieces[k:k + len(e.words)]
-            k += len(e.words)
-            tag_ids = self._tag_ids(e, index) if with_labels else None
+        all_tags = [t for e in examples for t in self._tag_ids(e, index)] if with_labels else None
+        word_start = np.cumsum([0] + [len(e.words) for e in examples])  # [E + 1] first word of each example
+        cls_id, sep_id = self.tokenizer.cls_id, self.tokenizer.sep_id
+        word_ids, labels, owned, cases = [], [], [], []
+        for group in self._groups(examples):
+            lo, hi = word_start[group.start], word_start[group.stop]  # the group's words, all examples' numbering
+            per_word = pieces[lo:hi]
             flat = np.concatenate(per_word + [np.zeros(0, np.int32)]).astype(np.int32)  # [P]
-            word_cases = [word_case(w) for w in e.words]  # [W]
-            flat_case = np.repeat(word_cases, [len(p) for p in per_word]).astype(np.int32)  # [P], a word's on each piece
+            flat_case = np.repeat(all_cases[lo:hi], [len(p) for p in per_word]).astype(np.int32)  # [P]
             first = np.cumsum([0] + [len(p) for p in per_word])[:-1]  # [W] first piece of each word
             has_piece = np.array([len(p) > 0 for p in per_word], bool)  # [W]
             spans = windows(len(flat), budget, stride)
@@ -153,16 +187,15 @@ class NerTask(Task):
                 own = np.full(length + 2, -1, np.int32)
                 for w in np.nonzero(has_piece & (first >= start) & (first < start + length))[0]:
                     pos = 1 + first[w] - start
-                    if tag_ids is not None:
-                        lab[pos] = tag_ids[w]
+                    if all_tags is not None:
+                        lab[pos] = all_tags[lo + w]
                     if owner[w] == si:
-                        own[pos] = w
+                        own[pos] = lo + w
                 labels.append(lab)
                 owned.append(own)
-                example_of.append(ei)
         return FeatureSet(word_ids, [np.zeros(len(w), np.int32) for w in word_ids],
                           labels if with_labels else None, examples,
-                          meta={"owned": owned, "example": np.asarray(example_of, np.int64)},
+                          meta={"owned": owned, "word_start": word_start},
                           extra_inputs={"input_case_ids": cases} if self.case_features else {})
 
     def make_dataset(self, examples, batch_size, *, training, seed=0, source="data", with_labels=True):
@@ -182,16 +215,17 @@ class NerTask(Task):
         """Word-level tag probabilities, one `[words, K]` array per example (words without any
         WordPiece, e.g. a lone control character, get "O"), and the gold BIO tags when labelled."""
         k = len(self.config.labels)
-        probs = [np.zeros((len(e.words), k)) for e in features.examples]
-        for p in probs:
-            p[:, 0] = 1.0
+        word_start = features.meta["word_start"]
+        flat = np.zeros((word_start[-1], k))  # [all words, K]
+        flat[:, 0] = 1.0
         for index, logits, _ in run_model(model, features):
             for row, f in enumerate(index):
                 own = features.meta["owned"][f]
                 pos = np.nonzero(own >= 0)[0]
                 z = logits[row, pos].astype(np.float64)  # [n, K]
                 z = np.exp(z - z.max(axis=1, keepdims=True))
-                probs[features.meta["example"][f]][own[pos]] = z / z.sum(axis=1, keepdims=True)
+                flat[own[pos]] = z / z.sum(axis=1, keepdims=True)
+        probs = np.split(flat, word_start[1:-1])  # per example [words, K]
         gold = None
         if features.labels is not None:
             gold = [to_bio(e.tags) for e in features.examples]
