@@ -10,6 +10,7 @@ numbers and the issue's targets.
 | conll-count | regression | eng.train -> eng.testb, each sentence scored with its number of entities | Pearson | - |
 
     python benchmarks/tasks.py --task mrpc [--epochs 3] [--learning-rate 2e-5] [--max-seq-length 128]
+        [--task-option symmetric=on]   # any `bertkit train --task-option`, e.g. document_context=off for conll
 
 Defaults per task are in DEFAULTS (SQuAD: max_seq_length 256 instead of run_squad's 384, to fit the CPU;
 doc_stride 128, max_query_length 64). Writes benchmarks/results/tasks-<task>[-TAG].json with the metrics,
@@ -78,6 +79,8 @@ def main():
     p.add_argument("--pooling", default=None)
     p.add_argument("--model", default=None)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a task option, as `bertkit train --task-option` (repeatable)")
     p.add_argument("--tag", default="")
     p.add_argument("--output", default=None, help="keep the run folder here (default: a temp folder)")
     args = p.parse_args()
@@ -90,7 +93,12 @@ def main():
             cfg[key] = getattr(args, key)
     workdir = Path(tempfile.mkdtemp(prefix=f"bertkit-{args.task}-"))
     output = args.output or str(workdir / "run")
-    options = {"doc_stride": 128, "max_query_length": 64} if cfg["task"] == "qa" else None
+    options = {"doc_stride": 128, "max_query_length": 64} if cfg["task"] == "qa" else {}
+    for item in args.task_option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            p.error(f"--task-option {item!r}: expected KEY=VALUE")
+        options[key] = value
     start = time.perf_counter()
     result = bertkit.train(data=data_spec(args.task, workdir), output=output, model=args.model, task=cfg["task"],
                            max_seq_length=cfg["max_seq_length"], batch_size=cfg["batch_size"], epochs=cfg["epochs"],

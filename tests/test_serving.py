@@ -158,12 +158,17 @@ def _random_head_model(base, real_vocab, task_name: str, labels: tuple, is_pair:
 PAIRS = [("A man plays.", "Nobody plays."), ("", NON_ASCII), ("long " * 50, "short")]
 
 
-def test_pair_softmax_export_matches_the_model(model, real_vocab, tmp_path):
-    """A 3-label sentence-pair classifier (softmax head) exports `text` + `text_b` inputs."""
+@pytest.mark.parametrize("extra", [{}, {"symmetric": "on"}])
+def test_pair_softmax_export_matches_the_model(model, real_vocab, tmp_path, extra):
+    """A 3-label sentence-pair classifier (softmax head) exports `text` + `text_b` inputs; a symmetric
+    one gives both orders of a pair the same probabilities, in the export too."""
     import tensorflow as tf
 
     labels = ("contradiction", "entailment", "neutral")
-    pair_model = _random_head_model(model, real_vocab, "classify", labels, True, {})
+    pair_model = _random_head_model(model, real_vocab, "classify", labels, True, extra)
+    swapped = pair_model.predict_scores([(b, a) for a, b in PAIRS])
+    same_both_ways = np.allclose(swapped, pair_model.predict_scores(PAIRS), atol=1e-6)
+    assert same_both_ways == bool(extra)
     export_model(pair_model, tmp_path / "pair")  # verify=True: reloads and compares with predict_scores
     fn = tf.saved_model.load(str(tmp_path / "pair")).signatures["serving_default"]
     assert sorted(fn.structured_input_signature[1]) == ["text", "text_b"]

@@ -49,6 +49,31 @@ def ner_run(tmp_path_factory, tiny_model_dir, conll_dir):
     return result, run
 
 
+def test_symmetric_pairs_train_on_both_orders(tmp_path, tiny_model_dir):
+    rng = random.Random(0)
+    rows = []
+    for i in range(40):  # paraphrase-like: label 1 when both texts share their first word
+        a, b = rng.sample(FILLER, 2), rng.sample(FILLER, 2)
+        if i % 2:
+            b[0] = a[0]
+        rows.append({"text_a": " ".join(a), "text_b": " ".join(b), "label": int(a[0] == b[0])})
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = bertkit.train(data=str(path), output=str(tmp_path / "run"), model=str(tiny_model_dir), epochs=1,
+                           task_options={"symmetric": "on"}, **TRAIN_KW)
+    assert result.stats["train_examples"] == 80  # every pair in both orders
+    pairs = [("the movie was great", "the plot is thin"), ("i loved it", "but it was awful")]
+    model = bertkit.load(tmp_path / "run")
+    np.testing.assert_allclose(model.predict_scores(pairs), model.predict_scores([(b, a) for a, b in pairs]),
+                               atol=1e-9)
+    assert model.evaluate(str(path))["n"] == 40
+    single = tmp_path / "single.jsonl"
+    single.write_text('{"text": "i loved it", "label": 1}\n{"text": "awful", "label": 0}\n')
+    with pytest.raises(BertkitError, match="symmetric=on needs sentence pairs"):
+        bertkit.train(data=str(single), output=None, model=str(tiny_model_dir), epochs=1,
+                      task_options={"symmetric": "on"}, **TRAIN_KW)
+
+
 def test_ner_trains_and_reloads_identically(ner_run, conll_dir):
     result, run = ner_run
     assert result.metrics["n"] == 12 and result.metrics["f1"] > 0.5  # names / places are easy to tell apart

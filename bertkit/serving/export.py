@@ -88,13 +88,17 @@ def classify_signature(model) -> ServingSignature:
     labels = tf.constant(list(task.config.labels), tf.string)  # [K]
     head = _pooled_logits(model)
 
-    def serve(text, text_b=None):
+    def probabilities_of(text, text_b):
         logits = head(text, text_b)  # [B, 1] binary, else [B, K]
         if task.binary:  # the tutorial's single sigmoid unit: [1 - p, p], as ClassifyTask.probabilities
             p = tf.sigmoid(logits[:, 0])  # [B]
-            probabilities = tf.stack([1.0 - p, p], axis=1)  # [B, 2]
-        else:
-            probabilities = tf.nn.softmax(logits, axis=-1)  # [B, K]
+            return tf.stack([1.0 - p, p], axis=1)  # [B, 2]
+        return tf.nn.softmax(logits, axis=-1)  # [B, K]
+
+    def serve(text, text_b=None):
+        probabilities = probabilities_of(text, text_b)  # [B, K]
+        if task.symmetric:  # the mean over both orders of the pair, as ClassifyTask.predict_outputs
+            probabilities = (probabilities + probabilities_of(text_b, text)) / 2
         label = tf.gather(labels, tf.argmax(probabilities, axis=1))  # [B]
         return {"probabilities": probabilities, "label": label}
 

@@ -1,8 +1,14 @@
 """Sequence classification: single texts or pairs, binary (one sigmoid unit, as the tutorial) or
-k-class (softmax). Reads the encoder's `pooled_output`, or a masked mean of `sequence_output`."""
+k-class (softmax). Reads the encoder's `pooled_output`, or a masked mean of `sequence_output`.
+
+Option `symmetric` (pairs only, off by default): for a relation that does not depend on the order of
+the two texts (paraphrase as MRPC, QQP; not entailment as RTE), every training pair is also seen
+swapped, and a prediction is the mean of both orders' probabilities (the export does the same).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import keras
@@ -11,6 +17,7 @@ import tensorflow as tf
 
 from bertkit.config import TaskConfig
 from bertkit.data import LabelVocab
+from bertkit.errors import BertkitError
 from bertkit.metrics import classification_metrics
 from bertkit.tasks.base import Task
 from bertkit.tasks.heads import PooledHead
@@ -19,13 +26,24 @@ from bertkit.tasks.sentence_utils import detect_pair, run_pooled, sentence_datas
 
 class ClassifyTask(Task):
     name = "classify"
+    option_defaults = {"symmetric": "off"}  # on: train on both orders of each pair, predict their mean
 
     @classmethod
     def configure(cls, train_examples, *, pooling: str, head_dropout: float, source: str, **options) -> TaskConfig:
-        cls.resolve_options(options)  # classify has no options: names any that was given
+        options = cls.resolve_options(options)
         vocab = LabelVocab.from_examples(train_examples)
+        is_pair = detect_pair(train_examples, source)
+        if options["symmetric"] not in ("on", "off"):
+            raise BertkitError(f"task option symmetric={options['symmetric']!r}: expected on or off.")
+        if options["symmetric"] == "on" and not is_pair:
+            raise BertkitError(f"task option symmetric=on needs sentence pairs, but {source} has no text_b.")
+        extra = {"symmetric": "on"} if options["symmetric"] == "on" else {}
         return TaskConfig(task=cls.name, labels=vocab.names, label_type=vocab.label_type, pooling=pooling,
-                          head_dropout=head_dropout, is_pair=detect_pair(train_examples, source))
+                          head_dropout=head_dropout, is_pair=is_pair, extra=extra)
+
+    @property
+    def symmetric(self) -> bool:
+        return self.config.is_pair and self.config.extra.get("symmetric") == "on"
 
     @property
     def vocab(self) -> LabelVocab:
@@ -48,6 +66,9 @@ class ClassifyTask(Task):
 
     def make_dataset(self, examples, batch_size, *, training, seed=0, source="data", with_labels=True):
         labels = self.label_ids(examples, source) if with_labels else None
+        if self.symmetric:  # rows [N] then the same pairs swapped [N]; predict_outputs averages the halves
+            examples = list(examples) + [dataclasses.replace(e, text_a=e.text_b, text_b=e.text_a) for e in examples]
+            labels = None if labels is None else np.concatenate([labels, labels])
         return sentence_dataset(self, examples, labels, batch_size, training=training, seed=seed, source=source,
                                 label_dtype=np.int32)
 
@@ -68,7 +89,11 @@ class ClassifyTask(Task):
 
     def predict_outputs(self, model, dataset):
         logits, gold = run_pooled(model, dataset, 1 if self.binary else self.num_labels)
-        return self.probabilities(logits), gold
+        probs = self.probabilities(logits)  # [N, K], or [2N, K] for symmetric pairs
+        if self.symmetric:
+            n = len(probs) // 2
+            probs, gold = (probs[:n] + probs[n:]) / 2, None if gold is None else gold[:n]
+        return probs, gold
 
     def compute_metrics(self, gold, probs) -> dict[str, Any]:
         return classification_metrics(gold, probs, labels=list(self.config.labels))
