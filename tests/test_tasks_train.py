@@ -206,6 +206,20 @@ def test_ner_cli_predict_and_evaluate(ner_run, conll_dir, capsys, tmp_path):
     assert all(row["text"][e["start"]:e["end"]] == e["text"] for e in row["entities"])
 
 
+def ner_on_and_off(tmp_path, model_dir, option, train_text, test_text, epochs):
+    """NER trained on `train_text` (evaluated on `test_text`) with the task option on and off."""
+    (tmp_path / "train.conll").write_text(train_text)
+    (tmp_path / "test.conll").write_text(test_text)
+    return {choice: bertkit.train(data=str(tmp_path / "train.conll"), output=None, model=str(model_dir), task="ner",
+                                  epochs=epochs, task_options={option: choice}, **TRAIN_KW)
+            for choice in ("on", "off")}
+
+
+def assert_every_word_owned_once(features, examples):
+    owned = np.concatenate([o[o >= 0] for o in features.meta["owned"]])  # word indices, all examples end to end
+    assert sorted(owned) == list(range(sum(len(e.words) for e in examples)))
+
+
 def test_ner_case_features_tell_apart_what_an_uncased_encoder_cannot(tmp_path, tiny_model_dir):
     # "i saw rose" (O) and "i saw Rose" (PER) are the same ids to an uncased encoder: only casing differs.
     def sentences(n, seed):
@@ -216,16 +230,11 @@ def test_ner_case_features_tell_apart_what_an_uncased_encoder_cannot(tmp_path, t
             rows.append(f"i X X O\nsaw X X O\n{word} X X {tag}")
         return "\n\n".join(rows) + "\n"
 
-    (tmp_path / "train.conll").write_text(sentences(64, 0))
-    (tmp_path / "test.conll").write_text(sentences(16, 1))
-    f1 = {}
-    for choice in ("on", "off"):
-        result = bertkit.train(data=str(tmp_path / "train.conll"), output=None, model=str(tiny_model_dir), task="ner",
-                               epochs=6, task_options={"case_features": choice}, **TRAIN_KW)
-        f1[choice] = result.metrics["f1"]
+    runs = ner_on_and_off(tmp_path, tiny_model_dir, "case_features", sentences(64, 0), sentences(16, 1), epochs=6)
+    for choice, result in runs.items():
         assert result.model.task.model_input_names()[-1] == ("input_case_ids" if choice == "on" else "input_type_ids")
-    assert f1["on"] == 1.0
-    assert f1["off"] < 0.8  # without casing the two spellings get the same tag
+    assert runs["on"].metrics["f1"] == 1.0
+    assert runs["off"].metrics["f1"] < 0.8  # without casing the two spellings get the same tag
 
 
 def context_documents(n, seed):
@@ -241,20 +250,15 @@ def context_documents(n, seed):
 
 
 def test_ner_document_context_reads_neighbouring_sentences(tmp_path, tiny_model_dir):
-    (tmp_path / "train.conll").write_text(context_documents(64, 0))
-    (tmp_path / "test.conll").write_text(context_documents(16, 1))
-    scores = {}
-    for choice in ("on", "off"):
-        result = bertkit.train(data=str(tmp_path / "train.conll"), output=None, model=str(tiny_model_dir), task="ner",
-                               epochs=8, task_options={"document_context": choice}, **TRAIN_KW)
-        scores[choice] = result.metrics["f1"]
-        examples = read_examples(tmp_path / "test.conll")
+    runs = ner_on_and_off(tmp_path, tiny_model_dir, "document_context", context_documents(64, 0),
+                          context_documents(16, 1), epochs=8)
+    examples = read_examples(tmp_path / "test.conll")
+    for choice, result in runs.items():
         features = result.model.task.featurize(examples, with_labels=True)
         assert len(features) == (16 if choice == "on" else 32)  # one window per document, or per sentence
-        owned = np.concatenate([o[o >= 0] for o in features.meta["owned"]])
-        assert sorted(owned) == list(range(sum(len(e.words) for e in examples)))  # every word once
-    assert scores["on"] == 1.0
-    assert scores["off"] < 0.9  # alone, "i loved kim" does not say what kim is
+        assert_every_word_owned_once(features, examples)
+    assert runs["on"].metrics["f1"] == 1.0
+    assert runs["off"].metrics["f1"] < 0.9  # alone, "i loved kim" does not say what kim is
 
 
 def test_ner_document_windows_own_every_word_once(ner_run, tmp_path):
@@ -265,8 +269,7 @@ def test_ner_document_windows_own_every_word_once(ner_run, tmp_path):
     assert len({e.document for e in examples}) == 2
     features = result.model.task.featurize(examples, with_labels=True)
     assert len(features) > 4 and max(features.lengths) == 16  # documents cut into full windows
-    owned = np.concatenate([o[o >= 0] for o in features.meta["owned"]])
-    assert sorted(owned) == list(range(sum(len(e.words) for e in examples)))
+    assert_every_word_owned_once(features, examples)
     probs, gold = result.model.task.predict_outputs(result.model.model, features)
     assert [len(p) for p in probs] == [len(e.words) for e in examples] == [len(g) for g in gold]
 

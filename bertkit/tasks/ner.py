@@ -225,7 +225,7 @@ class NerTask(Task):
                 z = logits[row, pos].astype(np.float64)  # [n, K]
                 z = np.exp(z - z.max(axis=1, keepdims=True))
                 flat[own[pos]] = z / z.sum(axis=1, keepdims=True)
-        probs = np.split(flat, word_start[1:-1])  # per example [words, K]
+        probs = np.split(flat, word_start[1:-1]) if len(features.examples) else []  # per example [words, K]
         gold = None
         if features.labels is not None:
             gold = [to_bio(e.tags) for e in features.examples]
