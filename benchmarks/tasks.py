@@ -5,7 +5,7 @@ numbers and the issue's targets.
 |---|---|---|---|---|
 | mrpc | classify (pairs) | mrpc/train.jsonl -> mrpc/dev.jsonl (408) | F1 (88.9) | >= 86 |
 | rte | classify (pairs) | rte/train.jsonl -> rte/dev.jsonl (277) | accuracy (66.4) | >= 60 |
-| conll | ner | conll2003/eng.train -> eng.testb (3,453 sentences) | entity F1 (92.4) | >= 88 |
+| conll | ner | conll2003/eng.train (+ eng.testa with --train-on-dev) -> eng.testb (3,453 sentences) | entity F1 (92.4) | >= 88 |
 | squad | qa | squad/dev-v1.1.json split by article: 33 articles train, 15 held out | EM / F1 | F1 >= 70 |
 | conll-count | regression | eng.train -> eng.testb, each sentence scored with its number of entities | Pearson | - |
 
@@ -51,10 +51,22 @@ def data_root() -> Path:
     return Path(os.environ.get("BERTKIT_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
-def data_spec(name: str, workdir: Path) -> str:
+def data_spec(name: str, workdir: Path, train_on_dev: bool = False) -> str:
     """What to pass as `data`: MRPC has a test split too, so a folder with only train + dev is made
-    (symlinks), making dev the evaluation split as in GLUE."""
+    (symlinks), making dev the evaluation split as in GLUE. `train_on_dev` (CoNLL): a folder whose
+    training file is eng.train followed by eng.testa (each keeps its -DOCSTART- documents), tested on
+    eng.testb, the protocol of the CoNLL results that train their final model on train + dev."""
     root = data_root().resolve()  # the links must not be relative to the temporary folder
+    if train_on_dev:
+        if name not in ("conll", "conll-count"):
+            raise SystemExit(f"--train-on-dev is for conll and conll-count, not {name}")
+        folder = workdir / "conll_train_dev"
+        folder.mkdir(exist_ok=True)
+        conll = root / "conll2003"
+        (folder / "train.conll").write_text((conll / "eng.train").read_text(encoding="utf-8") + "\n"
+                                            + (conll / "eng.testa").read_text(encoding="utf-8"), encoding="utf-8")
+        (folder / "test.conll").symlink_to(conll / "eng.testb")
+        return str(folder)
     if name == "mrpc":
         folder = workdir / "mrpc_train_dev"
         folder.mkdir(exist_ok=True)
@@ -81,6 +93,8 @@ def main():
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
                    help="a task option, as `bertkit train --task-option` (repeatable)")
+    p.add_argument("--train-on-dev", action="store_true",
+                   help="conll: train on eng.train + eng.testa, test on eng.testb")
     p.add_argument("--tag", default="")
     p.add_argument("--output", default=None, help="keep the run folder here (default: a temp folder)")
     args = p.parse_args()
@@ -100,7 +114,7 @@ def main():
             p.error(f"--task-option {item!r}: expected KEY=VALUE")
         options[key] = value
     start = time.perf_counter()
-    result = bertkit.train(data=data_spec(args.task, workdir), output=output, model=args.model, task=cfg["task"],
+    result = bertkit.train(data=data_spec(args.task, workdir, args.train_on_dev), output=output, model=args.model, task=cfg["task"],
                            max_seq_length=cfg["max_seq_length"], batch_size=cfg["batch_size"], epochs=cfg["epochs"],
                            learning_rate=cfg["learning_rate"], train_samples=args.train_samples,
                            test_samples=args.test_samples, seed=args.seed, pooling=args.pooling,
@@ -117,6 +131,7 @@ def main():
         | {"seed": args.seed, "train_samples": args.train_samples, "test_samples": args.test_samples,
            "mixed_precision": args.mixed_precision, "pooling": result.model.task_config.pooling,
            "task_options": result.model.task_config.extra, "data": start_record.get("data"),
+           "train_on_dev": args.train_on_dev,
            "model": args.model or "all-MiniLM-L6-v2 (packaged)"},
         "metric": cfg["metric"], "value": main_value, "bert_base_reference": cfg["reference"],
         "target": cfg["target"], "target_met": None if cfg["target"] is None else main_value >= cfg["target"],
