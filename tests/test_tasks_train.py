@@ -45,7 +45,7 @@ def conll_dir(tmp_path_factory):
 def ner_run(tmp_path_factory, tiny_model_dir, conll_dir):
     run = tmp_path_factory.mktemp("ner") / "run"
     result = bertkit.train(data=str(conll_dir), output=str(run), model=str(tiny_model_dir), task="ner",
-                           epochs=8, **TRAIN_KW)
+                           epochs=8, task_options={"document_context": "on"}, **TRAIN_KW)
     return result, run
 
 
