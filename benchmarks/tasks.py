@@ -10,7 +10,7 @@ numbers and the issue's targets.
 | conll-count | regression | eng.train -> eng.testb, each sentence scored with its number of entities | Pearson | - |
 
     python benchmarks/tasks.py --task mrpc [--epochs N] [--learning-rate LR] [--max-seq-length N] [--pooling cls|mean]
-        [--task-option symmetric=on]   # any `bertkit train --task-option`, e.g. document_context=off for conll
+        [--task-option symmetric=on]   # any `bertkit train --task-option`, e.g. document_context=on for conll
 
 Defaults per task are in DEFAULTS (SQuAD: max_seq_length 256 instead of run_squad's 384, to fit the CPU;
 doc_stride 128, max_query_length 64; lr 1e-4 x 3 epochs, which MiniLM needs on 7,984 questions: lr 5e-5 x 2

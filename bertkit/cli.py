@@ -28,7 +28,7 @@ def _add_train(sub):
                    "multilabel, regression, ner (CoNLL files), qa (SQuAD JSON)")
     p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
                    help="task setting saved with the model, e.g. doc_stride=128 (qa), threshold=0.5 (multilabel), "
-                        "document_context=off (ner), symmetric=on (classify pairs); repeatable")
+                        "document_context=on (ner), symmetric=on (classify pairs); repeatable")
     p.add_argument("--max-seq-length", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--epochs", type=int, default=3)
