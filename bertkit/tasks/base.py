@@ -18,6 +18,18 @@ from bertkit.data import Example, load_splits, read_examples, resolve_data, samp
 from bertkit.errors import BertkitError
 
 
+def option_choice(key: str, value, allowed: tuple) -> str:
+    """`value` of task option `key` as a string, when it is one of `allowed`.
+
+    Raises:
+        BertkitError: naming the option, the value and the choices.
+    """
+    choice = str(value)
+    if choice not in allowed:
+        raise BertkitError(f"task option {key}={value!r}: expected {', '.join(allowed[:-1])} or {allowed[-1]}.")
+    return choice
+
+
 class Task:
     """Base class. Subclasses live in one file each and are registered in `bertkit.tasks.TASKS`."""
 

@@ -19,7 +19,7 @@ from bertkit.config import TaskConfig
 from bertkit.data import LabelVocab
 from bertkit.errors import BertkitError
 from bertkit.metrics import classification_metrics
-from bertkit.tasks.base import Task
+from bertkit.tasks.base import Task, option_choice
 from bertkit.tasks.heads import PooledHead
 from bertkit.tasks.sentence_utils import detect_pair, run_pooled, sentence_dataset
 
@@ -33,9 +33,7 @@ class ClassifyTask(Task):
         options = cls.resolve_options(options)
         vocab = LabelVocab.from_examples(train_examples)
         is_pair = detect_pair(train_examples, source)
-        if options["symmetric"] not in ("on", "off"):
-            raise BertkitError(f"task option symmetric={options['symmetric']!r}: expected on or off.")
-        if options["symmetric"] == "on" and not is_pair:
+        if option_choice("symmetric", options["symmetric"], ("on", "off")) == "on" and not is_pair:
             raise BertkitError(f"task option symmetric=on needs sentence pairs, but {source} has no text_b.")
         extra = {"symmetric": "on"} if options["symmetric"] == "on" else {}
         return TaskConfig(task=cls.name, labels=vocab.names, label_type=vocab.label_type, pooling=pooling,

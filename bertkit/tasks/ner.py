@@ -32,7 +32,7 @@ from bertkit.config import TaskConfig
 from bertkit.data import Example, TokenExample
 from bertkit.data.conll import to_bio
 from bertkit.errors import BertkitError
-from bertkit.tasks.base import Task
+from bertkit.tasks.base import Task, option_choice
 from bertkit.tasks.conll_metrics import chunks, conll_metrics
 from bertkit.batching import LABEL_PAD, FeatureSet, run_model, training_dataset
 from bertkit.tasks.token_features import max_context_span, windows, word_pieces
@@ -87,18 +87,15 @@ class NerTask(Task):
         if not tags - {"O"}:
             raise BertkitError(f"{source}: every training tag is O; there are no entities to learn.")
         labels = tuple(sorted(tags | {"O"}, key=_tag_order))
-        if options["case_features"] not in ("auto", "on", "off"):
-            raise BertkitError(f"task option case_features={options['case_features']!r}: expected auto, on or off.")
-        if options["document_context"] not in ("on", "off"):
-            raise BertkitError(f"task option document_context={options['document_context']!r}: expected on or off.")
+        option_choice("case_features", options["case_features"], ("auto", "on", "off"))
+        option_choice("document_context", options["document_context"], ("on", "off"))
         return TaskConfig(task=cls.name, labels=labels, label_type="str", pooling=pooling,
                           head_dropout=head_dropout, extra={"scheme": "BIO", **options})
 
     @property
     def case_features(self) -> bool:
-        choice = str(self.config.extra.get("case_features", "off"))  # bundles from before the option: off
-        if choice not in ("auto", "on", "off"):
-            raise BertkitError(f"task option case_features={choice!r}: expected auto, on or off.")
+        choice = self.config.extra.get("case_features", "off")  # bundles from before the option: off
+        choice = option_choice("case_features", choice, ("auto", "on", "off"))
         return choice == "on" or (choice == "auto" and self.preprocess.do_lower_case)
 
     def model_input_names(self):
@@ -138,10 +135,8 @@ class NerTask(Task):
 
     @property
     def document_context(self) -> bool:
-        choice = str(self.config.extra.get("document_context", "off"))  # bundles from before the option: off
-        if choice not in ("on", "off"):
-            raise BertkitError(f"task option document_context={choice!r}: expected on or off.")
-        return choice == "on"
+        choice = self.config.extra.get("document_context", "off")  # bundles from before the option: off
+        return option_choice("document_context", choice, ("on", "off")) == "on"
 
     def _groups(self, examples) -> list[range]:
         """Runs of example indices read as one sequence: consecutive sentences of one document with
