@@ -37,7 +37,7 @@ def versions() -> dict:
 
 
 def write_result(name: str, result: dict) -> Path:
-    from bertkit.io_utils import atomic_write_text
+    from bertkit.core.io import atomic_write_text
 
     result = {"benchmark": name, "date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), **result}
     path = RESULTS / f"{name}.json"

@@ -3,11 +3,13 @@
 Exports RUN (a folder from `bertkit train`), loads the export with plain `tf.saved_model.load`, runs
 the same real inputs through it and through `BertkitModel.predict`, and counts disagreements:
 
-* qa: held-out SQuAD questions (`squad/dev-v1.1.json`, bertkit's article split); the answer text and
-  offsets must be equal for every question, and every n-best answer within 1e-5 in probability and
-  in score relative to its size (`export_qa.compare_answers`); also the official EM / F1 of both;
-* ner: `conll2003/eng.testb` sentences; entities (text, type, offsets) equal, tag probabilities;
-* classify / multilabel / regression: IMDB test reviews (or the run's own test file); scores.
+* qa: held-out SQuAD questions (`squad/dev-v1.1.json`, bertkit's article split); also the official
+  EM / F1 of both;
+* ner: `conll2003/eng.testb` sentences;
+* classify / multilabel / regression: IMDB test reviews (or the run's own test file).
+
+Every published output is compared (`export.savedmodel.largest_difference`): texts and offsets equal,
+numbers within 1e-5 (relative to their size above 1).
 
     python benchmarks/export_parity.py --run RUN [--n 300]
 
@@ -24,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -53,8 +54,13 @@ def text_inputs(n: int):
 
 
 def compare(task: str, model, fn, inputs) -> dict:
+    """Every published output of the export against `predict`'s, per input: how many differ (strings or
+    offsets not equal, or numbers beyond 1e-5 relative), and the largest difference among the others."""
     import tensorflow as tf
 
+    from bertkit.export.savedmodel import largest_difference
+
+    signature = model.task.serving_signature()
     t = time.perf_counter()
     if task == "qa":
         out = fn(question=tf.constant([e.question for e in inputs]), context=tf.constant([e.context for e in inputs]))
@@ -63,35 +69,22 @@ def compare(task: str, model, fn, inputs) -> dict:
     out = {k: v.numpy() for k, v in out.items()}
     export_seconds = time.perf_counter() - t
     t = time.perf_counter()
-    want = model.predict_scores(inputs)
+    want = model.predictions(inputs)
     predict_seconds = time.perf_counter() - t
-    facts = {"n": len(inputs), "export_seconds": round(export_seconds, 2), "predict_seconds": round(predict_seconds, 2)}
+    diffs = [largest_difference({k: v[i:i + 1] for k, v in out.items()}, {k: want[k][i:i + 1] for k in want}, signature)
+             for i in range(len(inputs))]
+    facts = {"n": len(inputs), "export_seconds": round(export_seconds, 2), "predict_seconds": round(predict_seconds, 2),
+             "inputs_differing": sum(d > 1e-5 for d in diffs),
+             "max_difference_of_the_others": max((d for d in diffs if d <= 1e-5), default=0.0)}
     if task == "qa":
-        from bertkit.serving.export_qa import compare_answers
-        from bertkit.tasks.squad_metrics import squad_metrics
+        from bertkit.tasks.qa.metrics import squad_metrics
 
-        diffs = [compare_answers({k: v[i:i + 1] for k, v in out.items()}, [want[i]]) for i in range(len(inputs))]
-        differ = [d for d in diffs if d > 1e-5]
-        worst = max((d for d in diffs if d <= 1e-5), default=0.0)
         gold = [[text for text, _ in e.answers] for e in inputs]
-        facts.update(questions_differing=len(differ), max_relative_score_or_probability_diff=worst,
-                     n_best_answers=int(sum(len(w) for w in want)),
-                     predict_metrics=squad_metrics(gold, [w[0]["text"] for w in want]),
+        facts.update(n_best_answers=int(sum(len(w) for w in want["n_best_text"])),
+                     predict_metrics=squad_metrics(gold, list(want["answer"])),
                      export_metrics=squad_metrics(gold, [a.decode("utf-8") for a in out["answer"]]))
     elif task == "ner":
-        rows = model.predict(inputs)
-        differ, worst, n_entities = 0, 0.0, 0
-        for i, (row, scores) in enumerate(zip(rows, want)):
-            k = int((out["entity_start"][i] >= 0).sum())
-            got = [(out["entity_text"][i][j].decode("utf-8"), out["entity_type"][i][j].decode(),
-                    int(out["entity_start"][i][j]), int(out["entity_end"][i][j])) for j in range(k)]
-            n_entities += len(row["entities"])
-            differ += got != [(e["text"], e["type"], e["start"], e["end"]) for e in row["entities"]]
-            worst = max(worst, float(np.max(np.abs(out["tag_probabilities"][i][:len(scores)] - scores), initial=0.0)))
-        facts.update(sentences_differing=differ, entities=n_entities, max_probability_diff=worst)
-    else:
-        name = {"regression": "score"}.get(task, "probabilities")
-        facts.update(max_score_diff=float(np.max(np.abs(out[name] - want))))
+        facts.update(entities=int(sum(len(e) for e in want["entity_text"])))
     return facts
 
 
@@ -105,7 +98,7 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     import bertkit
-    from bertkit.serving.export import SIGNATURE, export_model
+    from bertkit.export.savedmodel import SIGNATURE, export_model
 
     model = bertkit.load(args.run)
     task = model.task_config.task

@@ -32,8 +32,8 @@ def export_parity(hf_folder: str, hub_folder: Path) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from bertkit.features import pack_inputs
-    from bertkit.tokenization import Tokenizer
+    from bertkit.tokenization.packing import pack_inputs
+    from bertkit.tokenization.wordpiece import Tokenizer
     from bertkit.weights import load_pretrained
 
     hf, hub = load_pretrained(hf_folder), load_pretrained(hub_folder)

@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     import keras
     from speed import BertkitBench, random_batch
 
-    import bertkit.encoder as encoder
+    import bertkit.modeling.encoder as encoder
 
     written_out = encoder._gelu
     benches = {}

@@ -51,7 +51,7 @@ def reviews(n: int, seed: int) -> list[str]:
 def prepare_model(model: str | None, work: Path) -> tuple[Path, Path | None, dict]:
     """(export folder, run folder or None, facts): trains the short-run bundle when no model is given."""
     import bertkit
-    from bertkit.serving.export import export_model, is_export
+    from bertkit.export.savedmodel import export_model, is_export
 
     if model is not None and is_export(model):
         return Path(model), None, {"model": str(model)}

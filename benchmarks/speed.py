@@ -117,8 +117,8 @@ class BertkitBench:
         import keras
         import tensorflow as tf
 
-        from bertkit.precision import set_policy
-        from bertkit.tasks.heads import PooledHead
+        from bertkit.core.precision import set_policy
+        from bertkit.modeling.heads import PooledHead
         from bertkit.training.loop import StepFunctions
         from bertkit.training.optimizer import create_optimizer
         from bertkit.weights import default_model_path, load_pretrained
@@ -217,12 +217,12 @@ def fixed_batches(features, batch_size: int, width: int, seed: int):
 
 
 def bucketed_batches(features, batch_size: int, seed: int):
-    from bertkit.pipeline import text_dataset
+    from bertkit.data.batching import training_dataset
 
     epoch = 0
     while True:
         epoch += 1
-        yield from text_dataset(features, batch_size, training=True, seed=seed * 1000 + epoch)
+        yield from training_dataset(features, batch_size, seed * 1000 + epoch)
 
 
 def cached_batches(batches, n: int):
@@ -230,6 +230,17 @@ def cached_batches(batches, n: int):
     held = [next(batches) for _ in range(n)]
     while True:
         yield from held
+
+
+def sentence_rows(texts, labels, tokenizer, preprocess):
+    """The classify task's training rows of `texts` (bertkit's own pipeline)."""
+    from bertkit.core.config import TaskConfig
+    from bertkit.data import Example
+    from bertkit.tasks.classify import ClassifyTask
+    from bertkit.tasks.runner import TaskRunner
+
+    task = ClassifyTask(TaskConfig(labels=("0", "1"), label_type="int"), preprocess, tokenizer)
+    return TaskRunner(task).features([Example(t, label=int(y)) for t, y in zip(texts, labels)])
 
 
 def save_for_peers(path: Path, features, labels, width: int) -> Path:
@@ -256,10 +267,9 @@ def main():
     p.add_argument("--peers-venv", default=str(REPO / ".venv-peers"))
     args = p.parse_args()
 
-    from bertkit.config import PreprocessConfig
-    from bertkit.pipeline import sentence_features
-    from bertkit.precision import cpu_has_bf16
-    from bertkit.tokenization import Tokenizer
+    from bertkit.core.config import PreprocessConfig
+    from bertkit.core.precision import cpu_has_bf16
+    from bertkit.tokenization.wordpiece import Tokenizer
     from bertkit.weights import default_model_path, load_pretrained
 
     model_dir = default_model_path()
@@ -269,8 +279,8 @@ def main():
     n_train = 32 * (args.steps + args.warmup) * 2
     imdb_texts, imdb_labels = read_jsonl(data_root() / "imdb" / "train.jsonl", max(n_train, 64 * (args.steps + 2)))
     sst_texts, sst_labels = read_jsonl(data_root() / "sst2" / "train.jsonl", 4000)
-    imdb = sentence_features(imdb_texts, None, imdb_labels, tokenizer, preprocess, imdb_texts)
-    sst = sentence_features(sst_texts, None, sst_labels, tokenizer, preprocess, sst_texts)
+    imdb = sentence_rows(imdb_texts, imdb_labels, tokenizer, preprocess)
+    sst = sentence_rows(sst_texts, sst_labels, tokenizer, preprocess)
     work = Path(tempfile.mkdtemp(prefix="bertkit-speed-"))
     imdb_npz = save_for_peers(work / "imdb.npz", imdb, imdb_labels, 128)
     sst_npz = save_for_peers(work / "sst2.npz", sst, sst_labels, 128)

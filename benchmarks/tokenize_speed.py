@@ -69,8 +69,8 @@ def main():
     import tensorflow as tf
     import tensorflow_text as text
 
-    from bertkit.features import pack_inputs
-    from bertkit.tokenization import Tokenizer
+    from bertkit.tokenization.packing import pack_inputs
+    from bertkit.tokenization.wordpiece import Tokenizer
 
     vocab_file = next(Path(d) / VOCAB for d in site.getsitepackages() if (Path(d) / VOCAB).exists())
     texts = read_reviews(Path(args.data), args.limit)

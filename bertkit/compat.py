@@ -17,9 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bertkit.errors import BertkitError
-from bertkit.features import pack_inputs
-from bertkit.tokenization import Tokenizer
+from bertkit.core.errors import BertkitError
+from bertkit.tokenization.packing import pack_inputs
+from bertkit.tokenization.wordpiece import Tokenizer
 
 
 class FullTokenizer:

@@ -81,7 +81,7 @@ def main():
     import tensorflow as tf
     import tensorflow_text as text
 
-    from bertkit.tokenization import Tokenizer
+    from bertkit.tokenization.wordpiece import Tokenizer
 
     vocab_file = next(Path(d) / VOCAB for d in site.getsitepackages() if (Path(d) / VOCAB).exists())
     ours = Tokenizer(vocab_file)

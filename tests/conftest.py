@@ -40,10 +40,10 @@ def random_task_model(task_config, max_seq_length: int, head: str, max_positions
     import tensorflow as tf
 
     from bertkit.api import BertkitModel
-    from bertkit.config import EncoderConfig, PreprocessConfig
-    from bertkit.encoder import BertEncoder
+    from bertkit.core.config import EncoderConfig, PreprocessConfig
+    from bertkit.modeling.encoder import BertEncoder
     from bertkit.tasks import get_task_class
-    from bertkit.tokenization import Tokenizer
+    from bertkit.tokenization.wordpiece import Tokenizer
     from bertkit.weights import default_model_path
 
     keras.utils.set_random_seed(3)
@@ -83,8 +83,8 @@ def make_trainable_tiny(folder: Path) -> Path:
     """
     import keras
 
-    from bertkit.config import EncoderConfig
-    from bertkit.encoder import BertEncoder
+    from bertkit.core.config import EncoderConfig
+    from bertkit.modeling.encoder import BertEncoder
     from bertkit.weights import save_hf
 
     keras.utils.set_random_seed(0)

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertkit.batching import PAD_MULTIPLE, bucketed_order
-from bertkit.config import PreprocessConfig
-from bertkit.pipeline import predict_rows, sentence_features, text_dataset
+from bertkit.core.config import PreprocessConfig, TaskConfig
+from bertkit.data import Example
+from bertkit.data.batching import PAD_MULTIPLE, bucketed_order, training_dataset
+from bertkit.tasks.classify import ClassifyTask
+from bertkit.tasks.runner import TaskRunner
 from bertkit.tokenization import Tokenizer
 from tests.conftest import TINY_HF
 
@@ -28,6 +30,16 @@ def _corpus(n, seed=0):
     return texts, np.arange(n, dtype=np.int32)
 
 
+def _features(tokenizer, texts, labels=None, model=None):
+    """The classify task's rows of `texts` (labels k = text k) and its runner."""
+    config = TaskConfig(labels=tuple(str(k) for k in range(len(texts))), label_type="int")
+    task = ClassifyTask(config, PreprocessConfig(max_seq_length=64), tokenizer)
+    examples = [Example(t, label=None if labels is None else int(y)) for t, y in zip(texts, labels if labels is not None
+                                                                                    else range(len(texts)))]
+    runner = TaskRunner(task, model)
+    return runner.features(examples, with_labels=labels is not None), runner
+
+
 def test_only_the_last_batch_is_short():
     lengths = np.random.default_rng(0).integers(1, 50, size=1003)
     batches = bucketed_order(lengths, 8, np.random.default_rng(1))
@@ -37,11 +49,11 @@ def test_only_the_last_batch_is_short():
 
 def test_training_batches_keep_every_text_whole_and_with_its_own_label(tokenizer):
     texts, labels = _corpus(300)
-    preprocess = PreprocessConfig(max_seq_length=64)
-    want = sentence_features(texts, None, None, tokenizer, preprocess, texts).word_ids  # one text at a time
-    features = sentence_features(texts, None, labels, tokenizer, preprocess, texts)
+    want = [_features(tokenizer, [t])[0].word_ids[0] for t in texts[:40]]  # one text at a time
+    want += _features(tokenizer, texts[40:])[0].word_ids
+    features, _ = _features(tokenizer, texts, labels)
     seen, widths, slots = [], [], 0
-    for feats, y in text_dataset(features, 16, training=True, seed=3):
+    for feats, y in training_dataset(features, 16, seed=3):
         ids, mask = feats["input_word_ids"].numpy(), feats["input_mask"].numpy()
         longest = int(mask.sum(axis=1).max())
         assert ids.shape[1] == math.ceil(longest / PAD_MULTIPLE) * PAD_MULTIPLE <= 64
@@ -60,10 +72,10 @@ def test_training_batches_keep_every_text_whole_and_with_its_own_label(tokenizer
 
 def test_epochs_are_reshuffled_and_reproducible(tokenizer):
     texts, labels = _corpus(100)
-    features = sentence_features(texts, None, labels, tokenizer, PreprocessConfig(max_seq_length=64), texts)
+    features, _ = _features(tokenizer, texts, labels)
 
     def order(seed):
-        return [int(v) for _, y in text_dataset(features, 10, training=True, seed=seed) for v in y.numpy()]
+        return [int(v) for _, y in training_dataset(features, 10, seed=seed) for v in y.numpy()]
 
     assert order(1) == order(1)
     assert order(1) != order(2)
@@ -71,25 +83,28 @@ def test_epochs_are_reshuffled_and_reproducible(tokenizer):
 
 def test_predictions_come_back_in_input_order(tokenizer):
     texts, labels = _corpus(150)
-    features = sentence_features(texts, None, labels, tokenizer, PreprocessConfig(max_seq_length=64), texts)
 
     def model(feats, training=False):  # the row's length and first word id, as "outputs"
-        return tf.stack([tf.reduce_sum(feats["input_mask"], 1), feats["input_word_ids"][:, 1]], axis=1)
+        return tf.cast(tf.stack([tf.reduce_sum(feats["input_mask"], 1), feats["input_word_ids"][:, 1]], axis=1),
+                       tf.float32)
 
-    out, gold = predict_rows(model, text_dataset(features, 32, training=False), 2)
-    assert gold.tolist() == labels.tolist()
+    features, runner = _features(tokenizer, texts, labels, model)
+    features.batch_size = 32
+    out = runner.run_rows(features)
+    assert features.labels.tolist() == labels.tolist()
     assert out[:, 0].tolist() == [len(w) for w in features.word_ids]
     assert out[:, 1].tolist() == [w[1] for w in features.word_ids]
 
 
 def test_outputs_do_not_depend_on_padding(tokenizer, tiny_model_dir):
-    from bertkit.tasks.heads import PooledHead
+    from bertkit.modeling.heads import PooledHead
     from bertkit.weights import load_pretrained
 
     texts, _ = _corpus(40)
-    features = sentence_features(texts, None, None, tokenizer, PreprocessConfig(max_seq_length=64), texts)
     model = PooledHead(load_pretrained(tiny_model_dir).encoder, 3, pooling="mean")
-    bucketed, _ = predict_rows(model, text_dataset(features, 8, training=False), 3)
+    features, runner = _features(tokenizer, texts, model=model)
+    features.batch_size = 8
+    bucketed = runner.run_rows(features)
     fixed = np.zeros_like(bucketed)
     for i, (ids, types) in enumerate(zip(features.word_ids, features.type_ids)):  # each alone, padded to 64
         pad = 64 - len(ids)

@@ -27,13 +27,6 @@ def run_dir(tmp_path_factory, tiny_model_dir):
     return out, folder
 
 
-def test_precision_choices_are_the_library_policies():
-    from bertkit.cli import PRECISIONS
-    from bertkit.precision import POLICIES
-
-    assert PRECISIONS == POLICIES
-
-
 def test_train_prints_metrics_and_saves(run_dir):
     out, _ = run_dir
     assert (out / "model" / "model.weights.h5").exists()

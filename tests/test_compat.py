@@ -13,9 +13,11 @@ import tensorflow as tf
 import reference_wordpiece as ref
 from bertkit.compat import (FullTokenizer, InputExample, KerasLayer, PaddingInputExample,
                             convert_examples_to_features, input_fn_builder)
-from bertkit.config import PreprocessConfig
-from bertkit.errors import BertkitError
-from bertkit.pipeline import encode_texts
+from bertkit.core.config import PreprocessConfig, TaskConfig
+from bertkit.core.errors import BertkitError
+from bertkit.data import Example
+from bertkit.tasks.classify import ClassifyTask
+from bertkit.tasks.runner import TaskRunner
 from bertkit.weights import default_model_path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,8 +47,10 @@ def test_features_equal_bertkit_pipeline_and_official_packing(reviews):
     examples = [InputExample(guid=i, text_a=t, label=y) for i, (t, y) in enumerate(zip(texts, labels))]
     features = convert_examples_to_features(examples, [0, 1], 128, tok)
     # bertkit's own pipeline with the official head truncation.
-    word_rows, type_rows = encode_texts(texts, None, tok.tokenizer, PreprocessConfig(max_seq_length=128,
-                                                                                     truncation="head"))
+    task = ClassifyTask(TaskConfig(labels=("0", "1")), PreprocessConfig(max_seq_length=128, truncation="head"),
+                        tok.tokenizer)
+    rows = TaskRunner(task).features([Example(t) for t in texts], with_labels=False)
+    word_rows, type_rows = rows.word_ids, rows.type_ids
     for f, ids, types in zip(features, word_rows, type_rows):
         n = len(ids)  # bertkit keeps rows unpadded; the tutorial pads to 128
         assert f.input_ids == ids.tolist() + [0] * (128 - n)

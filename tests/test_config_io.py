@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from bertkit.config import EncoderConfig, PreprocessConfig, TaskConfig, TrainConfig
-from bertkit.errors import BertkitError
-from bertkit.io_utils import atomic_directory, atomic_write_text
+from bertkit.core.config import EncoderConfig, PreprocessConfig, TaskConfig, TrainConfig
+from bertkit.core.errors import BertkitError
+from bertkit.core.io import atomic_directory, atomic_write_text
 
 
 @pytest.mark.parametrize("cfg", [

@@ -21,7 +21,7 @@ from bertkit.data import (
     sample_examples,
 )
 from bertkit.data import datasets
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = Path(os.environ.get("BERTKIT_DATA") or REPO / ".." / "shared" / "data").resolve()

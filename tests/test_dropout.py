@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertkit.dropout import Dropout, quantised_rate
+from bertkit.modeling.dropout import Dropout, quantised_rate
 
 
 def test_quantised_rate_is_the_nearest_multiple_of_2_to_the_minus_16():

@@ -10,9 +10,9 @@ import pytest
 import safetensors.numpy
 import tensorflow as tf
 
-from bertkit.config import EncoderConfig
-from bertkit.encoder import BertEncoder
-from bertkit.errors import BertkitError
+from bertkit.core.config import EncoderConfig
+from bertkit.modeling.encoder import BertEncoder
+from bertkit.core.errors import BertkitError
 from bertkit.weights import FORMATS, detect_format, load_pretrained, save_hf
 
 TINY_HF = Path(__file__).parent / "golden" / "tiny_bert_hf"
@@ -257,7 +257,7 @@ def test_detect_format_lists_what_it_found(tmp_path):
 
 @pytest.mark.parametrize("dtype, tol", [("float32", 1e-6), ("bfloat16", 2e-2)])
 def test_gelu_and_its_written_out_gradient_equal_autodiff(dtype, tol):
-    from bertkit.encoder import _gelu
+    from bertkit.modeling.encoder import _gelu
 
     x = tf.cast(tf.linspace(-8.0, 8.0, 4001), dtype)
     dy = tf.cast(tf.sin(tf.linspace(0.0, 50.0, 4001)), dtype)  # an upstream gradient that is not all ones

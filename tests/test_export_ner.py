@@ -1,29 +1,48 @@
-"""NER as a raw-text SavedModel: every step of `NerTask.predict` in graph ops, checked against the Python.
+"""NER's graph steps against their specifications, and the raw-text SavedModel against `predict`.
 
-The word splitter and casing classes are compared with `TokenExample.from_text` / `word_case` on real
-text (CoNLL-2003, IMDB, SST-2); the chunker with conlleval's rules on random tag sequences; the whole
-export with `BertkitModel.predict` on a tiny NER model with the real bert-base-uncased vocabulary
-(random head, so all kinds of tag sequences occur), with and without case features, with sentences
-longer than one window, and in a fresh process that never imports bertkit.
+The word splitter and casing classes (RE2 and tf ops) are compared on real text (CoNLL-2003, IMDB,
+SST-2) with their definitions in Python's `re` and `unicodedata` below; the chunker with conlleval's
+rules on random tag sequences; the whole export with `BertkitModel.predict` on a tiny NER model with the
+real bert-base-uncased vocabulary (random head, so all kinds of tag sequences occur), with and without
+case features, with sentences longer than one window, and in a fresh process that never imports bertkit.
 """
 
 import json
 import random
+import re
 import textwrap
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertkit.config import TaskConfig
-from bertkit.data import TokenExample
+from bertkit.core.config import TaskConfig
 from bertkit.data.conll import read_conll
-from bertkit.serving.export import EXPORT_INFO, EXTRA, export_model
-from bertkit.serving.export_ner import case_ids, chunk_entities, split_words
-from bertkit.tasks.conll_metrics import chunks
-from bertkit.tasks.ner import CASES, word_case
+from bertkit.export.savedmodel import EXPORT_INFO, EXTRA, export_model
+from bertkit.tasks.ner.decode import chunk_entities
+from bertkit.tasks.ner.words import CASES, case_ids, split_words
 from tests.conftest import random_task_model, run_without_bertkit
+from tests.reference_conlleval import chunks
+
+# The definitions: a run of word characters (inner . ' & - kept) or any other non-space character;
+# casing classes by Unicode general category.
+WORD = re.compile(r"[^\W_](?:[\w.'&-]*[^\W_])?|\S")
+
+
+def word_case(word: str) -> int:
+    categories = [unicodedata.category(c) for c in word]
+    letters = [c for c in categories if c[0] == "L"]
+    if not letters:
+        return CASES.index("number") if "Nd" in categories else CASES.index("other")
+    if all(c == "Ll" for c in letters):
+        return CASES.index("lower")
+    if all(c == "Lu" for c in letters):
+        return CASES.index("upper") if len(letters) > 1 else CASES.index("title")
+    if letters[0] == "Lu" and all(c == "Ll" for c in letters[1:]):
+        return CASES.index("title")
+    return CASES.index("mixed")
 
 LABELS = ("O", "B-LOC", "I-LOC", "B-PER", "I-PER")
 TRICKY = ["", "   ", "EU rejects German call to boycott British lamb.", "U.S. stocks rose 1.5% on Mon.--Tue.",
@@ -42,21 +61,22 @@ def real_texts(real_data_dir) -> list[str]:
 
 
 def test_words_offsets_and_casing_equal_the_python_on_real_text(real_texts):
-    words, _, _, starts, ends = split_words(tf.constant(real_texts))
+    split = split_words(tf.constant(real_texts))
+    words, starts, ends = split["words"], split["char_start"], split["char_end"]
     cases = case_ids(words.flat_values).numpy()
     k = 0
     differ = []
     for i, text in enumerate(real_texts):
-        want = TokenExample.from_text(text)
+        want = list(WORD.finditer(text))
         got = [w.decode("utf-8") for w in words[i].numpy()]
         spans = list(zip(starts[i].numpy().tolist(), ends[i].numpy().tolist()))
-        if got != list(want.words) or spans != [tuple(s) for s in want.offsets]:
+        if got != [m.group() for m in want] or spans != [m.span() for m in want]:
             differ.append(text)
-        for w in want.words[:len(got)]:
-            if cases[k] != word_case(w):
-                differ.append(f"case of {w!r}: {CASES[cases[k]]} != {CASES[word_case(w)]}")
+        for m in want[:len(got)]:
+            if cases[k] != word_case(m.group()):
+                differ.append(f"case of {m.group()!r}: {CASES[cases[k]]} != {CASES[word_case(m.group())]}")
             k += 1
-    assert k == len(cases) and sum(len(TokenExample.from_text(t).words) for t in real_texts) > 50_000
+    assert k == len(cases) > 50_000
     assert differ == []
 
 
@@ -109,7 +129,7 @@ def _assert_same(got, model, texts):
 def test_ner_export_equals_predict(tmp_path, case_features, real_texts):
     model = _random_ner_model(tmp_path, case_features)
     texts = real_texts[:40] + real_texts[1500:1503] + TRICKY  # CoNLL sentences, IMDB reviews (many windows)
-    assert len(model.task.featurize(texts, False).word_ids) > len(texts) + 10  # long texts: several windows
+    assert len(model.runner.features(texts, with_labels=False)) > len(texts) + 10  # long texts: several windows
     export_model(model, tmp_path / "export")  # verify=True: reloaded, compared with predict_scores
     info = json.loads((tmp_path / "export" / EXTRA / EXPORT_INFO).read_text())
     assert info["task"] == "ner" and info["labels"] == list(LABELS) and info["entity_types"] == ["LOC", "PER"]

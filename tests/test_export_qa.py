@@ -1,7 +1,7 @@
-"""QA as a raw-text SavedModel: every step of `QATask.predict` in graph ops, checked against the Python.
+"""QA's graph steps against their specification, and the raw-text SavedModel against `predict`.
 
-Words and WordPiece character spans are compared with `qa_features.tokenize_contexts` on real SQuAD
-contexts and on edge strings; the whole export with `BertkitModel.predict_scores` (every n-best answer:
+Words and WordPiece character spans are compared with `reference_squad_spans.tokenize_contexts` on real
+SQuAD contexts and on edge strings; the whole export with `BertkitModel.predict_scores` (every n-best answer:
 text, offsets, score, probability) on a random QA model with the real bert-base-uncased vocabulary and
 short windows, so that long contexts make many windows and the max-context rule and cross-window
 deduplication matter; and in a fresh process that never imports bertkit.
@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertkit.config import TaskConfig
-from bertkit.serving.export import EXPORT_INFO, EXTRA, export_model
-from bertkit.serving.export_qa import compare_answers, context_words, piece_spans
-from bertkit.tasks.qa_features import tokenize_contexts
+from bertkit.core.config import TaskConfig
+from bertkit.export.savedmodel import EXPORT_INFO, EXTRA, export_model
+from bertkit.export.savedmodel import largest_difference
+from bertkit.tasks.qa.encode import context_words
 from tests.conftest import random_task_model, run_without_bertkit
+from tests.reference_squad_spans import tokenize_contexts
 
 TRICKY = ["", "   ", "naïve café ÉCOLE Ωmega ΣΑΣ ﬁne", "tab\there\u00a0nbsp\u2028ls\x1cfs \u202fnarrow",
           "é (e\u0301) ² ½ ٣ ª", "\u200b\ufeff zero-width \x00 nul \ufffd", "素晴らしい 🎬 ##x ### [UNK] İstanbul ß ǅ",
@@ -43,7 +44,7 @@ def test_piece_spans_equal_the_python_on_real_contexts(squad, qa_model):
     want = tokenize_contexts(tokenizer, contexts)
     chars, word_row, word_start, _ = context_words(tf.constant(contexts))
     ids = tf.cast(tokenizer(tf.strings.unicode_encode(chars, "UTF-8")), tf.int64)  # [N, (P)]
-    start, end = piece_spans(chars, ids, tf.constant(tokenizer.vocab), tokenizer.lower_normalizer)
+    start, end = tokenizer.piece_spans(chars, ids)
     word = ids.value_rowids().numpy()
     row = word_row.numpy()[word]
     offset = word_start.numpy()[word]
@@ -68,22 +69,23 @@ def _pairs(squad, n_paragraphs):
 
 def test_qa_export_equals_predict(tmp_path, squad, qa_model):
     pairs = _pairs(squad, 6)
-    features = qa_model.task.make_dataset(pairs, 8, training=False, with_labels=False)
-    assert len(features.word_ids) > 4 * len(pairs)  # contexts of several windows each
+    assert len(qa_model.runner.features(pairs, with_labels=False)) > 4 * len(pairs)  # several windows each
     export_model(qa_model, tmp_path / "export")  # verify=True: reloaded, compared with predict_scores
     info = json.loads((tmp_path / "export" / EXTRA / EXPORT_INFO).read_text())
     assert info["task"] == "qa" and info["inputs"] == ["question", "context"] and info["n_best"] == 20
     fn = tf.saved_model.load(str(tmp_path / "export")).signatures["serving_default"]
     out = fn(question=tf.constant([q for q, _ in pairs]), context=tf.constant([c for _, c in pairs]))
     out = {k: v.numpy() for k, v in out.items()}
-    want = qa_model.predict_scores(pairs)
-    assert compare_answers(out, want) <= 1e-5
-    assert sum(len(n) for n in want) > 15 * len(pairs)  # most questions have the full 20 answers
+    want = qa_model.predictions(pairs)
+    signature = qa_model.task.serving_signature()
+    assert largest_difference(out, want, signature) <= 1e-5
+    assert sum(len(n) for n in want["n_best_text"]) > 15 * len(pairs)  # most have the full 20 answers
     assert out["answer"][len(pairs) - 6] == b"" and out["probability"][len(pairs) - 6] == 1.0  # empty context
-    # The check itself sees a changed answer.
-    changed = [list(n) for n in want]
-    changed[0] = [dict(changed[0][0], start=changed[0][0]["start"] + 1)] + changed[0][1:]
-    assert compare_answers(out, changed) == float("inf")
+    # The check itself sees a changed answer offset and a changed probability.
+    changed = dict(want, n_best_start=[s + (i == 0) for i, s in enumerate(want["n_best_start"])])
+    assert largest_difference(out, changed, signature) == float("inf")
+    changed = dict(want, probability=want["probability"] + 1e-3)
+    assert 1e-4 < largest_difference(out, changed, signature) < 1e-2
 
 
 FRESH = textwrap.dedent("""

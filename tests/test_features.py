@@ -6,8 +6,8 @@ import random
 import pytest
 import tensorflow as tf
 
-from bertkit.errors import BertkitError
-from bertkit.features import pack_inputs, pack_inputs_dynamic
+from bertkit.core.errors import BertkitError
+from bertkit.tokenization.packing import pack_inputs
 from tests.reference_wordpiece import truncate_seq_pair
 
 CLS, SEP = 101, 102
@@ -70,17 +70,6 @@ def test_head_tail_positions():
     assert ids.tolist() == [CLS] + row[:32] + row[-94:] + [SEP]
     tail = pack_inputs(tf.ragged.constant([row]), None, 8, cls_id=CLS, sep_id=SEP, truncation="tail")
     assert tail["input_word_ids"][0].numpy().tolist() == [CLS, 495, 496, 497, 498, 499, 500, SEP]
-
-
-def test_dynamic_padding():
-    rows = [[1, 2, 3], [4] * 9]
-    out = pack_inputs_dynamic(tf.ragged.constant(rows), None, 128, cls_id=CLS, sep_id=SEP)
-    assert out["input_word_ids"].shape == (2, 16)  # longest 11 -> 16
-    check({k: tf.pad(v, [[0, 0], [0, 112]]) for k, v in out.items()}, rows, None, 128)
-    capped = pack_inputs_dynamic(tf.ragged.constant([[1] * 50]), None, 20, cls_id=CLS, sep_id=SEP)
-    assert capped["input_mask"].shape == (1, 20)
-    pair = pack_inputs_dynamic(tf.ragged.constant([[1]]), tf.ragged.constant([[2, 3]]), 64, cls_id=CLS, sep_id=SEP)
-    assert pair["input_type_ids"].numpy().tolist() == [[0, 0, 0, 1, 1, 1, 0, 0]]
 
 
 def test_in_graph_and_empty_batch():

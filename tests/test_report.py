@@ -14,8 +14,8 @@ import bertkit
 from bertkit.cli import main
 from bertkit.metrics import classification_metrics, roc_auc
 from bertkit.report import PREDICTIONS_FILE, build_report
-from bertkit.report.classification import pr_points, reliability, roc_points
-from bertkit.report.errors_table import confident_rows
+from bertkit.tasks.classify.report import pr_points, reliability, roc_points
+from bertkit.tasks.classify.report import confident_rows
 from bertkit.report.html import CSP, Section, render_page
 from bertkit.report.runinfo import last_run, read_history, read_run
 from bertkit.report.summary import finish_run
@@ -97,7 +97,7 @@ def test_truncation_share_matches_the_tokenizer(tiny_run, built):
     _, run, folder = tiny_run
     from bertkit.data import read_examples
     from bertkit.report.lengths import token_lengths
-    from bertkit.tokenization import Tokenizer
+    from bertkit.tokenization.wordpiece import Tokenizer
 
     tokenizer = Tokenizer(run / "model" / "vocab.txt", True)
     examples = read_examples(folder / "test.jsonl")
@@ -222,12 +222,12 @@ def test_html_escapes_text():
 
 
 def test_ner_and_qa_sections_on_synthetic_predictions(tmp_path):
-    from bertkit.config import TaskConfig
+    from bertkit.core.config import TaskConfig
     from bertkit.data.conll import TokenExample
     from bertkit.data.squad import QAExample
-    from bertkit.report.ner import ner_sections
+    from bertkit.tasks.ner.report import ner_sections
     from bertkit.report.predictions import EvalData
-    from bertkit.report.qa import qa_sections
+    from bertkit.tasks.qa.report import qa_sections
     from bertkit.report.runinfo import RunInfo
 
     labels = ("O", "B-LOC", "I-LOC", "B-PER")
@@ -235,8 +235,11 @@ def test_ner_and_qa_sections_on_synthetic_predictions(tmp_path):
     gold = [["B-PER", "O", "B-LOC", "I-LOC"], ["B-PER", "O", "O", "B-LOC"]]
     predicted = [[3, 0, 1, 2], [0, 0, 0, 1]]  # sentence 2 misses ann (PER)
     probs = [np.eye(4)[p] for p in predicted]
+    predictions = {"tags": [[labels[i] for i in p] for p in predicted], "entity_type": [["PER", "LOC"], ["LOC"]],
+                   "entity_first_word": [[0, 2], [3]], "entity_end_word": [[1, 4], [4]]}
+    gold = {"tags": gold, "entities": [[("PER", 0, 1), ("LOC", 2, 4)], [("PER", 0, 1), ("LOC", 3, 4)]]}
     info = RunInfo(tmp_path, task_config=TaskConfig(task="ner", labels=labels))
-    data = EvalData(examples, ["a:1", "a:6"], probs, gold, "synthetic")
+    data = EvalData(examples, ["a:1", "a:6"], probs, gold, "synthetic", predictions=predictions)
     entities, errors = ner_sections(info, data, tmp_path)
     per_type = next(b[2] for b in entities.blocks if b[0] == "table" and b[1][0] == "type")
     assert [r[0] for r in per_type] == ["LOC", "PER"]

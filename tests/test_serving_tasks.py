@@ -8,7 +8,8 @@ import json
 import pytest
 
 import bertkit
-from bertkit.serving.server import ServeConfig, start_server
+from bertkit.serving.config import ServeConfig
+from bertkit.serving.server import start_server
 from tests.test_tasks_train import TRAIN_KW, conll_sentences, qa_rows
 
 SENTENCES = ["i loved the movie bob", "new york was great but tom was bored", "the plot is thin"]

@@ -8,7 +8,7 @@ import pytest
 from bertkit.data import locate_splits, read_examples, resolve_data
 from bertkit.data.conll import TokenExample, read_conll
 from bertkit.data.squad import QAExample, read_qa_jsonl, read_squad, split_by_article
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 from bertkit.tasks import TASKS
 
 CONLL = """-DOCSTART- -X- O O

@@ -10,7 +10,7 @@ import pytest
 import bertkit
 from bertkit.cli import main
 from bertkit.data import read_examples
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 
 TRAIN_KW = dict(max_seq_length=16, batch_size=8, learning_rate=3e-3, mixed_precision="float32", pooling="mean",
                 verbose=False, eval_every_epoch=False)  # one evaluation, after the last epoch
@@ -215,9 +215,21 @@ def ner_on_and_off(tmp_path, model_dir, option, train_text, test_text, epochs):
             for choice in ("on", "off")}
 
 
-def assert_every_word_owned_once(features, examples):
-    owned = np.concatenate([o[o >= 0] for o in features.meta["owned"]])  # word indices, all examples end to end
-    assert sorted(owned) == list(range(sum(len(e.words) for e in examples)))
+def ner_windows(task, examples):
+    """The rows of `examples` and, per word, the (row, position) it is read back from (one chunk)."""
+    ((_, _, columns),) = list(task.chunks(examples, True))
+    encoded = task.encode(columns)
+    rows = encoded["rows"]["input_word_ids"]
+    where = list(zip(encoded["meta"]["window"].numpy().tolist(), encoded["meta"]["position"].numpy().tolist()))
+    return rows, where
+
+
+def assert_every_word_owned_once(task, examples):
+    rows, where = ner_windows(task, examples)
+    lengths = rows.row_lengths().numpy()
+    assert len(where) == sum(len(e.words) for e in examples)
+    assert len(set(where)) == len(where)  # no two words read from one place
+    assert all(0 < p < lengths[w] - 1 for w, p in where)  # inside its row, never [CLS] / [SEP]
 
 
 def test_ner_case_features_tell_apart_what_an_uncased_encoder_cannot(tmp_path, tiny_model_dir):
@@ -254,9 +266,9 @@ def test_ner_document_context_reads_neighbouring_sentences(tmp_path, tiny_model_
                           context_documents(16, 1), epochs=8)
     examples = read_examples(tmp_path / "test.conll")
     for choice, result in runs.items():
-        features = result.model.task.featurize(examples, with_labels=True)
-        assert len(features) == (16 if choice == "on" else 32)  # one window per document, or per sentence
-        assert_every_word_owned_once(features, examples)
+        rows, _ = ner_windows(result.model.task, examples)
+        assert rows.nrows() == (16 if choice == "on" else 32)  # one window per document, or per sentence
+        assert_every_word_owned_once(result.model.task, examples)
     assert runs["on"].metrics["f1"] == 1.0
     assert runs["off"].metrics["f1"] < 0.9  # alone, "i loved kim" does not say what kim is
 
@@ -267,10 +279,11 @@ def test_ner_document_windows_own_every_word_once(ner_run, tmp_path):
     path.write_text(conll_sentences(12, 2) + conll_sentences(5, 3))  # two documents, each > one 14-piece window
     examples = read_examples(path)
     assert len({e.document for e in examples}) == 2
-    features = result.model.task.featurize(examples, with_labels=True)
-    assert len(features) > 4 and max(features.lengths) == 16  # documents cut into full windows
-    assert_every_word_owned_once(features, examples)
-    probs, gold = result.model.task.predict_outputs(result.model.model, features)
+    rows, _ = ner_windows(result.model.task, examples)
+    assert rows.nrows() > 4 and max(rows.row_lengths().numpy()) == 16  # documents cut into full windows
+    assert_every_word_owned_once(result.model.task, examples)
+    probs = result.model.predict_scores(examples)
+    gold = result.model.task.gold(examples)["tags"]
     assert [len(p) for p in probs] == [len(e.words) for e in examples] == [len(g) for g in gold]
 
 

@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_text as text
 
-from bertkit import normalizer_model
-from bertkit.errors import BertkitError
-from bertkit.tokenization import Tokenizer, load_vocab
+from bertkit.tokenization import normalizer_model
+from bertkit.core.errors import BertkitError
+from bertkit.tokenization.wordpiece import Tokenizer, load_vocab
 from tests import reference_wordpiece as ref
 
 VOCAB = [

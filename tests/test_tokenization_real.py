@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from bertkit.tokenization import Tokenizer
+from bertkit.tokenization.wordpiece import Tokenizer
 from tests import reference_wordpiece as ref
 
 REQUIRED_RATE = 0.9999

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import bertkit
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 
 TRAIN_KW = dict(max_seq_length=16, batch_size=8, epochs=8, learning_rate=2e-3, mixed_precision="float32",
                 pooling="mean", verbose=False)

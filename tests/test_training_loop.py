@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertkit.config import EncoderConfig
-from bertkit.encoder import BertEncoder
-from bertkit.errors import BertkitError
-from bertkit.tasks.heads import PooledHead
+from bertkit.core.config import EncoderConfig, TrainConfig
+from bertkit.modeling.encoder import BertEncoder
+from bertkit.core.errors import BertkitError
+from bertkit.modeling.heads import PooledHead
 from bertkit.training.checkpoints import Checkpointer
 from bertkit.training.history import History
-from bertkit.training.loop import LoopOptions, run_training
+from bertkit.training.loop import Plan, run_training
 from bertkit.training.optimizer import create_optimizer
 
 T = 12
@@ -50,18 +50,23 @@ def dataset_fn(batch, n=24):
     return lambda epoch: tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch)
 
 
+def loop(model, task, opt, *, batch, n=24, history=None, on_epoch_end=None, checkpointer=None,
+         main_metric="accuracy", **config):
+    """run_training on `n` rows in batches of `batch`; `config`: TrainConfig fields."""
+    return run_training(model, task, dataset_fn(batch, n), opt, TrainConfig(batch_size=batch, **config), num_rows=n,
+                        main_metric=main_metric, verbose=False, strategy=tf.distribute.get_strategy(),
+                        history=history or History(None), on_epoch_end=on_epoch_end, checkpointer=checkpointer)
+
+
 def weights(model):
     return [v.numpy().copy() for v in model.trainable_variables]
 
 
 def train(batch, accumulation, epochs=1, n=24, **kw):
     model = tiny_model()
-    options = LoopOptions(epochs=epochs, num_examples=n, batch_size=batch, accumulation_steps=accumulation,
-                          verbose=False, **kw)
-    opt = create_optimizer(model.trainable_variables, 1e-2, options.steps_per_epoch * epochs, 0.0, 0.01,
-                           clip_norm=None)
-    stats = run_training(model, TinyTask(), dataset_fn(batch, n), opt, options,
-                         strategy=tf.distribute.get_strategy(), history=History(None))
+    opt = create_optimizer(model.trainable_variables, 1e-2, Plan(n, batch, accumulation).steps_per_epoch * epochs,
+                           0.0, 0.01, clip_norm=None)
+    stats = loop(model, TinyTask(), opt, batch=batch, n=n, epochs=epochs, accumulation_steps=accumulation, **kw)
     return model, opt, stats
 
 
@@ -79,13 +84,12 @@ def test_accumulation_with_a_short_last_group():
     acc, _, _ = train(batch=4, accumulation=3, n=22)
     for a, b in zip(weights(big), weights(acc)):
         np.testing.assert_allclose(a, b, atol=2e-6)
-    assert LoopOptions(1, 22, 4, 3).group_sizes() == [12, 10]
+    assert Plan(22, 4, 3).group_sizes() == [12, 10]
 
 
 def test_early_stopping_keeps_the_best_epoch(tmp_path):
     model = tiny_model()
-    options = LoopOptions(epochs=6, num_examples=24, batch_size=8, patience=2, main_metric="score", verbose=False)
-    opt = create_optimizer(model.trainable_variables, 1e-2, options.steps_per_epoch * 6, 0.0, 0.01)
+    opt = create_optimizer(model.trainable_variables, 1e-2, 3 * 6, 0.0, 0.01)
     opt.build(model.trainable_variables)
     ckpt = Checkpointer(tmp_path / "checkpoints", model, opt)
     scores = iter([0.5, 0.7, 0.6, 0.65, 0.9, 0.9])
@@ -97,8 +101,8 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
             best_weights["w"] = weights(model)
         return {"score": score}
 
-    stats = run_training(model, TinyTask(), dataset_fn(8), opt, options, strategy=tf.distribute.get_strategy(),
-                         history=History(None), on_epoch_end=on_epoch_end, checkpointer=ckpt)
+    stats = loop(model, TinyTask(), opt, batch=8, epochs=6, patience=2, main_metric="score",
+                 on_epoch_end=on_epoch_end, checkpointer=ckpt)
     assert stats["stopped_early"] and stats["epochs_run"] == 4 and stats["best_epoch"] == 2
     assert stats["best_metric"] == pytest.approx(0.7)
     assert ckpt.restore_best()
@@ -119,13 +123,11 @@ class NanAfter(TinyTask):
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
     model = tiny_model()
-    options = LoopOptions(epochs=3, num_examples=24, batch_size=8, checkpoint_every=2, verbose=False)
     opt = create_optimizer(model.trainable_variables, 1e-2, 9, 0.0, 0.01)
     opt.build(model.trainable_variables)
     ckpt = Checkpointer(tmp_path / "checkpoints", model, opt)
     with pytest.raises(BertkitError, match=r"diverged.*nan.*last good checkpoint is .*ckpt-4"):
-        run_training(model, NanAfter(4), dataset_fn(8), opt, options, strategy=tf.distribute.get_strategy(),
-                     history=History(None), checkpointer=ckpt)
+        loop(model, NanAfter(4), opt, batch=8, epochs=3, checkpoint_every=2, checkpointer=ckpt)
     # the checkpoint written before the NaN restores to finite weights
     restored = tiny_model(seed=5)
     opt2 = create_optimizer(restored.trainable_variables, 1e-2, 9, 0.0, 0.01)
@@ -139,9 +141,9 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path):
 
 
 def test_group_sizes_and_steps():
-    o = LoopOptions(epochs=1, num_examples=10, batch_size=4)
+    o = Plan(10, 4)
     assert (o.batches_per_epoch, o.steps_per_epoch, o.group_sizes()) == (3, 3, [4, 4, 2])
-    assert math.isclose(sum(LoopOptions(1, 101, 8, 4).group_sizes()), 101)
+    assert math.isclose(sum(Plan(101, 8, 4).group_sizes()), 101)
 
 
 class OutOfMemory(TinyTask):
@@ -151,24 +153,20 @@ class OutOfMemory(TinyTask):
 
 def test_out_of_memory_suggests_smaller_inputs():
     model = tiny_model()
-    options = LoopOptions(epochs=1, num_examples=24, batch_size=8, verbose=False)
     opt = create_optimizer(model.trainable_variables, 1e-2, 3, 0.0, 0.01)
     with pytest.raises(BertkitError, match=r"out of memory.*--max-seq-length.*--accumulation-steps"):
-        run_training(model, OutOfMemory(), dataset_fn(8), opt, options, strategy=tf.distribute.get_strategy(),
-                     history=History(None))
+        loop(model, OutOfMemory(), opt, batch=8, epochs=1)
 
 
 def _loss_curve(policy: str, steps: int = 6) -> list[float]:
     keras.mixed_precision.set_global_policy(policy)
     try:
         model = tiny_model()
-        options = LoopOptions(epochs=1, num_examples=24, batch_size=4, verbose=False)
         opt = create_optimizer(model.trainable_variables, 1e-2, steps, 0.0, 0.01, clip_norm=None)
         losses = []
         history = History(None)
         history.log = lambda kind, step, **record: losses.append(record["loss"]) if kind == "train" else None
-        run_training(model, TinyTask(), dataset_fn(4), opt, options, strategy=tf.distribute.get_strategy(),
-                     history=history)
+        loop(model, TinyTask(), opt, batch=4, epochs=1, history=history)
         assert all(v.dtype == "float32" for v in model.trainable_variables)  # float32 master weights
         return losses
     finally:

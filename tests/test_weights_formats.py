@@ -19,9 +19,9 @@ import pytest
 import safetensors.numpy
 import tensorflow as tf
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 from bertkit.export import export_encoder
-from bertkit.export.tfhub import save_tfhub
+from bertkit.weights.tfhub_savedmodel import save_tfhub
 from bertkit.weights import detect_format, hub_handles, load_pretrained, save_tf1
 from bertkit.weights.tf1_checkpoint import CHECKPOINT_PREFIX, vocab_is_uncased
 
@@ -114,7 +114,7 @@ def test_tf1_checkpoint_uses_google_names(folders):
 
 
 def test_every_encoder_variable_trains_through_a_tfhub_folder(folders):
-    from bertkit.tasks.heads import PooledHead
+    from bertkit.modeling.heads import PooledHead
 
     pretrained = load_pretrained(folders["tfhub_savedmodel"])
     model = PooledHead(pretrained.encoder, units=1)
@@ -344,9 +344,9 @@ def test_cli_exports_any_format_to_any_format(folders, reference, tmp_path, caps
 def test_fine_tuned_bundle_exports_its_encoder(reference, tmp_path):
     """A bundle as `bertkit train` saves it (here with shifted encoder weights instead of a training run)."""
     from bertkit.api import BertkitModel
-    from bertkit.config import PreprocessConfig, TaskConfig
+    from bertkit.core.config import PreprocessConfig, TaskConfig
     from bertkit.tasks import get_task_class
-    from bertkit.tokenization import Tokenizer
+    from bertkit.tokenization.wordpiece import Tokenizer
 
     pretrained = load_pretrained(TINY_HF)
     rng = np.random.default_rng(3)
@@ -370,8 +370,8 @@ def test_fine_tuned_bundle_exports_its_encoder(reference, tmp_path):
 @pytest.mark.slow  # ~20 s (a 90 MB export); the tiny model covers the same path in the fast suite
 def test_real_minilm_round_trips_hf_to_tfhub(tmp_path):
     """all-MiniLM-L6-v2: HF -> native -> TF Hub export -> load, and the export's own graph, agree."""
-    from bertkit.features import pack_inputs
-    from bertkit.tokenization import Tokenizer
+    from bertkit.tokenization.packing import pack_inputs
+    from bertkit.tokenization.wordpiece import Tokenizer
     from bertkit.weights import default_model_path
 
     hf = load_pretrained(default_model_path())

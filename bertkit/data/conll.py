@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 
 _TAG = re.compile(r"^(O|[BI]-\S+)$")
 # Raw text -> words: a run of word characters (with inner . ' & - kept, as in "U.S", "1996-08-22",

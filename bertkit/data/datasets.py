@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from bertkit.data.readers import is_imdb_root, is_imdb_split, read_examples
-from bertkit.errors import BertkitError
-from bertkit.io_utils import atomic_directory
+from bertkit.core.errors import BertkitError
+from bertkit.core.io import atomic_directory
 
 DATASET_NAMES = ("imdb", "imdb_full", "sst2", "rt_polarity", "rte", "mrpc", "conll2003", "squad")
 SPLITS = ("train", "dev", "test")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 
 LABEL_TYPES = ("int", "str")
 _INT = re.compile(r"^-?\d+$")

@@ -26,7 +26,7 @@ from pathlib import Path
 from bertkit.data.conll import read_conll
 from bertkit.data.examples import Example
 from bertkit.data.squad import read_squad
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 
 # Used only when the caller keeps the default column name: the first one present wins.
 TEXT_ALIASES = ("text", "text_a", "sentence", "sentence1")

@@ -5,8 +5,8 @@
 matplotlib is the optional `report` extra; it is imported only when a report is built.
 """
 
-from bertkit.report.build import REPORT_DIR, TASK_SECTIONS, build_report
+from bertkit.report.build import REPORT_DIR, build_report
 from bertkit.report.predictions import MAX_EXAMPLES, PREDICTIONS_FILE, save_eval_predictions
 
-__all__ = ["MAX_EXAMPLES", "PREDICTIONS_FILE", "REPORT_DIR", "TASK_SECTIONS", "build_report",
+__all__ = ["MAX_EXAMPLES", "PREDICTIONS_FILE", "REPORT_DIR", "build_report",
            "save_eval_predictions"]

@@ -1,8 +1,7 @@
 """Builds `RUN/report/`: PNG plots, `index.html` (self-contained) and `summary.json`.
 
 Sections: training curves (any task), token lengths (any task with texts), then the task's own
-analysis from `TASK_SECTIONS`, a plain dict from task name to a function
-`(run info, eval data, output folder) -> [Section]`.
+analysis (`Task.report_sections(run info, eval data, output folder) -> [Section]`).
 """
 
 from __future__ import annotations
@@ -10,43 +9,18 @@ from __future__ import annotations
 import datetime
 import json
 from pathlib import Path
-from typing import Callable
 
 from bertkit.data import Example
-from bertkit.io_utils import atomic_directory
-from bertkit.report import predictions
-from bertkit.report.classification import classification_section
+from bertkit.core.io import atomic_directory
+from bertkit.report import predictions, rerun
 from bertkit.report.curves import curves_section, main_metric
-from bertkit.report.errors_table import errors_section
 from bertkit.report.html import Section, render_page
 from bertkit.report.lengths import lengths_section
-from bertkit.report.ner import ner_sections
 from bertkit.report.plotting import pyplot
 from bertkit.report.predictions import EvalData
-from bertkit.report.qa import qa_sections
 from bertkit.report.runinfo import RunInfo, read_run
 
 REPORT_DIR = "report"
-
-
-def classify_sections(info: RunInfo, data: EvalData, out: Path) -> list[Section]:
-    labels = [str(x) for x in info.task_config.labels]
-    probs = data.scores
-    if probs.ndim != 2 or probs.shape[1] != len(labels):
-        section = Section("Classification")
-        section.lack(f"The scores have shape {probs.shape}, not [N, {len(labels)}] for labels {labels}: "
-                     "no classification analysis.")
-        return [section]
-    gold = data.gold.astype(int)
-    return [classification_section(probs, gold, labels, out, data.source),
-            errors_section(probs, gold, labels, data.examples, data.guids)]
-
-
-TASK_SECTIONS: dict[str, Callable[[RunInfo, EvalData, Path], list[Section]]] = {
-    "classify": classify_sections,
-    "ner": ner_sections,
-    "qa": qa_sections,
-}
 
 
 def _eval_data(info: RunInfo, data, max_examples: int) -> tuple[EvalData | None, list[str]]:
@@ -54,7 +28,7 @@ def _eval_data(info: RunInfo, data, max_examples: int) -> tuple[EvalData | None,
     if info.bundle is None:  # already noted by read_run
         return None, [f"--data {data} was not used: there is no model to run on it."] if data is not None else []
     if data is not None:
-        return predictions.predict_data(info.bundle, data, max_examples), []
+        return rerun.predict_data(info.bundle, data, max_examples), []
     test_file = (info.start or {}).get("test_data")
     saved = predictions.load_saved(info.run_dir, test_file)
     if saved is not None and saved.scores is not None:
@@ -62,7 +36,7 @@ def _eval_data(info: RunInfo, data, max_examples: int) -> tuple[EvalData | None,
     lacks = saved.missing if saved is not None else []
     if test_file and Path(test_file).exists():
         only = saved.guids if saved is not None and saved.guids else None
-        computed = predictions.predict_data(info.bundle, test_file, max_examples, only=only)
+        computed = rerun.predict_data(info.bundle, test_file, max_examples, only=only)
         if only is None:
             computed.notes.insert(0, f"The run saved no readable {predictions.PREDICTIONS_FILE}: the model was "
                                      f"run again on {test_file}.")
@@ -117,16 +91,23 @@ def _sections(info: RunInfo, data: EvalData | None, out: Path) -> list[Section]:
     if data is None:
         return sections
     sections.append(_data_section(info, data, out))
-    make = TASK_SECTIONS.get(info.task)
-    if make is not None and data.gold is not None and data.scores is not None:
-        return sections + make(info, data, out)
+    own = task_sections(info, data, out) if data.gold is not None and data.scores is not None else None
+    if own:
+        return sections + own
     analysis = Section(f"Task analysis ({info.task})")
-    if make is None:
-        analysis.lack(f"Task-specific analysis is not available for task {info.task!r} in this bertkit "
-                      f"(available for: {', '.join(sorted(TASK_SECTIONS))}).")
-    else:
+    if own is None:
         analysis.lack("No gold labels or scores: no metrics or error analysis.")
+    else:
+        analysis.lack(f"Task {info.task!r} has no analysis of its own in this bertkit.")
     return sections + [analysis]
+
+
+def task_sections(info: RunInfo, data: EvalData, out: Path) -> list[Section]:
+    """The task's own analysis (`Task.report_sections`), for a task this bertkit knows."""
+    from bertkit.tasks import TASKS
+
+    task = TASKS.get(info.task)
+    return task.report_sections(info, data, out) if task is not None else []
 
 
 def build_report(run_dir, data=None, max_examples: int = predictions.MAX_EXAMPLES) -> Path:

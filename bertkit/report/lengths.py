@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit.config import PreprocessConfig
+from bertkit.core.config import PreprocessConfig
 from bertkit.report import plotting
 from bertkit.report.html import Section
-from bertkit.tokenization import Tokenizer
+from bertkit.tokenization.wordpiece import Tokenizer
 
 BATCH = 256
 PERCENTILES = (50, 90, 95, 99)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 
 DPI = 110
 WIDTH = 7.0  # inches; 770 px at DPI

@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bertkit import bundle as bundle_lib
-from bertkit.config import PreprocessConfig, TaskConfig
-from bertkit.errors import BertkitError
+from bertkit.core import bundle as bundle_lib
+from bertkit.core.config import PreprocessConfig, TaskConfig
+from bertkit.core.errors import BertkitError
 
 
 @dataclass

@@ -6,10 +6,12 @@ import json
 import math
 import textwrap
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
+from bertkit.metrics import SCALARS
 from bertkit.report.runinfo import last_run, read_history
 
-SCALARS = ("accuracy", "precision", "recall", "f1", "auc", "mcc", "exact_match")
+# The metrics table's scalars (the tutorial's hard-label AUC aside) and QA's exact match.
+SHOWN = tuple(n for n in SCALARS if n != "auc_hard_labels") + ("exact_match",)
 MAX_EPOCH_LINES = 8
 WIDTH = 110  # longer lines (paths) are wrapped
 
@@ -19,7 +21,7 @@ def _num(value) -> bool:
 
 
 def _scalars(metrics: dict, main: str | None) -> str:
-    names = [n for n in dict.fromkeys([main, *SCALARS]) if n and _num(metrics.get(n))]
+    names = [n for n in dict.fromkeys([main, *SHOWN]) if n and _num(metrics.get(n))]
     return "   ".join(f"{n} {metrics[n]:.4f}" for n in names)
 
 

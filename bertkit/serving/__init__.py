@@ -1,17 +1,14 @@
-"""Shipping a fine-tuned model: a raw-text SavedModel and a TF-Serving-compatible server.
+"""Serving an exported model over the TF Serving REST API, with requests batched together and a page.
 
-    from bertkit.serving import export_model, serve
-    export_model("runs/imdb", "exported/imdb")  # serving_default(text: string [B]) -> probabilities, label
-    serve("exported/imdb", port=8501)           # TF Serving REST API + a page at http://127.0.0.1:8501/
+    from bertkit.export import export_model
+    from bertkit.serving import ServeConfig, serve
+    export_model("runs/imdb", "exported/imdb")            # serving_default(text: string [B]) -> ...
+    serve("exported/imdb", ServeConfig(port=8501))         # http://127.0.0.1:8501/ until interrupted
 """
 
 
 def __getattr__(name):
     # Lazy, like `bertkit/__init__.py`: importing the package must not import TensorFlow.
-    if name in ("export_model", "SIGNATURE_BUILDERS"):
-        from bertkit.serving import export
-
-        return getattr(export, name)
     if name in ("serve", "start_server", "ServeConfig"):
         from bertkit.serving import server
 
@@ -19,4 +16,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'bertkit.serving' has no attribute {name!r}")
 
 
-__all__ = ["export_model", "serve", "start_server", "ServeConfig", "SIGNATURE_BUILDERS"]
+__all__ = ["serve", "start_server", "ServeConfig"]

@@ -14,7 +14,6 @@ against TF Serving (`docker run tensorflow/serving`) on the same export.
 
 from __future__ import annotations
 
-import dataclasses
 import http.server
 import json
 import re
@@ -26,50 +25,15 @@ import threading
 from importlib import resources
 from pathlib import Path
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 from bertkit.serving import rest
-from bertkit.serving.batching import Batcher, Overloaded
+from bertkit.serving.config import ServeConfig
+from bertkit.serving.request_batcher import Batcher, Overloaded
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DRAIN_LIMIT = 64 * 1024 * 1024  # an over-limit body up to this size is read and dropped (keeps the connection sane)
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
                    r"(?P<what>/metadata|:predict|:classify|:regress)?/?$")
-
-
-@dataclasses.dataclass(frozen=True)
-class ServeConfig:
-    """Where to listen and the request bounds.
-
-    Attributes:
-        name: the model name in the URLs (`/v1/models/NAME`).
-        host, port: the address; port 0 picks a free port. Loopback unless told otherwise.
-        max_batch_size: instances per model call (TF Serving's `max_batch_size`).
-        batch_timeout_ms: how long a request waits for others to batch with (`batch_timeout_micros`).
-        max_body_bytes, max_instances, max_text_bytes: larger requests are answered 400.
-        request_timeout_s: a request not answered in this time gets 503.
-    """
-
-    name: str = "default"
-    host: str = "127.0.0.1"
-    port: int = 8501
-    max_batch_size: int = 64
-    batch_timeout_ms: float = 5.0
-    max_body_bytes: int = rest.Limits.max_body_bytes
-    max_instances: int = rest.Limits.max_instances
-    max_text_bytes: int = rest.Limits.max_text_bytes
-    request_timeout_s: float = 60.0
-
-    def __post_init__(self):
-        if not re.fullmatch(r"[A-Za-z0-9._-]+", self.name):
-            raise BertkitError(f"--name {self.name!r}: use letters, digits, '.', '_' or '-'.")
-        if min(self.max_batch_size, self.max_body_bytes, self.max_instances, self.max_text_bytes) < 1:
-            raise BertkitError("--max-batch-size, --max-body-bytes, --max-instances and --max-text-bytes must be >= 1.")
-        if self.batch_timeout_ms < 0:
-            raise BertkitError("--batch-timeout-ms must be >= 0.")
-
-    @property
-    def limits(self) -> rest.Limits:
-        return rest.Limits(self.max_body_bytes, self.max_instances, self.max_text_bytes)
 
 
 class ServedModel:
@@ -79,7 +43,7 @@ class ServedModel:
         import tensorflow as tf
         import tensorflow_text  # noqa: F401 - registers the WordPiece and normalizer ops
 
-        from bertkit.serving.export import EXPORT_INFO, EXTRA, SIGNATURE
+        from bertkit.export.savedmodel import EXPORT_INFO, EXTRA, SIGNATURE
 
         self._tf = tf
         self.export_dir = export_dir
@@ -299,8 +263,8 @@ def start_server(model, config: ServeConfig | None = None) -> RunningServer:
     Returns:
         The running server (`.url`, `.port`, `.close()`).
     """
-    from bertkit.bundle import bundle_exists
-    from bertkit.serving.export import export_model, is_export
+    from bertkit.core.bundle import bundle_exists
+    from bertkit.export.savedmodel import export_model, is_export
 
     config = config or ServeConfig()
     path, cleanup = Path(model), None

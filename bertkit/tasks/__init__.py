@@ -1,6 +1,6 @@
 """Task registry: one file per task type, looked up by name (`bertkit train --task NAME`)."""
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 from bertkit.tasks.base import Task
 from bertkit.tasks.classify import ClassifyTask
 from bertkit.tasks.multilabel import MultiLabelTask

@@ -1,46 +1,102 @@
-"""The task interface (after TF Model Garden): build the model, its inputs, its loss and its metrics.
+"""The task interface (after TF Model Garden's task: build the model, its inputs, its loss, its metrics).
 
-A task knows how to turn examples into encoder inputs and labels, how to put a head on the encoder,
-and how to score predictions. The training loop knows nothing else about the model.
+A task turns examples into the graph's input columns, owns the graph steps from those columns to model
+rows (`encode`) and from model outputs to answers (`decode`), puts its head on the encoder, and scores
+and formats the answers. Training, `predict`, `evaluate` and the SavedModel export all run the same
+`encode` / `decode` (`bertkit.tasks.runner`), so they cannot drift apart. The training loop knows only
+`loss`.
+
+Contract of the graph steps (see `bertkit.tasks.runner`):
+
+* `encode(columns) -> {"rows": {name: ragged [R, (T)]}, "labels": [R, ...] or ragged [R, (T)] or absent,
+  "meta": {...}}`: `rows` holds `input_word_ids`, `input_type_ids` and any extra per-token model input;
+  the mask is implied by the row lengths. A row is what the model reads once (a text, a pair, a window).
+* `decode(outputs, meta) -> {name: [B, ...] or ragged [B, (n), ...]}`: one entry per example (B), from
+  the model outputs of all rows of those examples (`[R, ...]`, padded along T with zeros).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from bertkit.config import PreprocessConfig, TaskConfig
+from bertkit.core.config import PreprocessConfig, TaskConfig
+from bertkit.core.errors import BertkitError
 from bertkit.data import Example, load_splits, read_examples, resolve_data, sample_examples
-from bertkit.errors import BertkitError
 
 
-def option_choice(key: str, value, allowed: tuple) -> str:
-    """`value` of task option `key` as a string, when it is one of `allowed`.
+@dataclasses.dataclass(frozen=True)
+class TaskOption:
+    """One task setting (`bertkit train --task-option NAME=VALUE`), saved in `TaskConfig.extra`.
 
-    Raises:
-        BertkitError: naming the option, the value and the choices.
+    Attributes:
+        name: the key.
+        default: its default; its type is the option's type.
+        help: one line for `--help`.
+        choices: allowed values, if a fixed set.
     """
-    choice = str(value)
-    if choice not in allowed:
-        raise BertkitError(f"task option {key}={value!r}: expected {', '.join(allowed[:-1])} or {allowed[-1]}.")
-    return choice
+
+    name: str
+    default: Any
+    help: str
+    choices: tuple | None = None
+
+    def parse(self, value) -> Any:
+        """`value` converted to the option's type and checked against `choices`."""
+        kind = type(self.default)
+        try:
+            value = kind(value)
+        except (TypeError, ValueError):
+            raise BertkitError(f"task option {self.name}={value!r}: expected a {kind.__name__}.") from None
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(map(str, self.choices[:-1])) + f" or {self.choices[-1]}"
+            raise BertkitError(f"task option {self.name}={value!r}: expected {allowed}.")
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Output:
+    """One published output of a signature: its description, and for a per-example list (ragged in
+    `decode`) the padding value and, if fixed, the padded width."""
+
+    description: str
+    pad: Any = None
+    width: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingSignature:
+    """What a task's SavedModel signature takes and gives.
+
+    Attributes:
+        inputs: string inputs `[B]`, in signature order (e.g. ("text",) or ("question", "context")).
+        outputs: output name -> `Output`; a subset of `decode`'s outputs.
+        info: task facts for clients and the page (labels, ...), JSON-serialisable.
+    """
+
+    inputs: tuple
+    outputs: dict
+    info: dict
 
 
 class Task:
-    """Base class. Subclasses live in one file each and are registered in `bertkit.tasks.TASKS`."""
+    """Base class. Each task lives in its own folder `bertkit/tasks/<name>/` and is registered once in
+    `bertkit.tasks.TASKS`."""
 
-    name = "base"
-    example_types: tuple[type, ...] = (Example,)  # what this task's readers produce
-    option_defaults: dict = {}  # task options (`--task-option KEY=VALUE`) and their defaults
+    name: ClassVar[str] = "base"
+    example_types: ClassVar[tuple[type, ...]] = (Example,)  # what this task's readers produce
+    options: ClassVar[tuple[TaskOption, ...]] = ()  # settings saved in TaskConfig.extra
 
     def __init__(self, config: TaskConfig, preprocess: PreprocessConfig, tokenizer):
         self.config = config
         self.preprocess = preprocess
         self.tokenizer = tokenizer
+
+    # ---- data -------------------------------------------------------------------------------------
 
     @classmethod
     def read_data(cls, spec, *, train_samples: int | None, test_samples: int | None, seed: int):
@@ -72,28 +128,24 @@ class Task:
                                f"cannot use; {hint}.")
 
     @classmethod
-    def resolve_options(cls, options: dict) -> dict:
-        """`option_defaults` updated with `options` (each converted to its default's type)."""
-        unknown = sorted(set(options) - set(cls.option_defaults))
+    def resolve_options(cls, given: dict) -> dict:
+        """Every option of this task: its default, or the given value parsed and checked."""
+        known = {o.name: o for o in cls.options}
+        unknown = sorted(set(given) - set(known))
         if unknown:
-            known = ", ".join(sorted(cls.option_defaults)) or "none"
-            raise BertkitError(f"task {cls.name!r} has no option {unknown[0]!r}; its options are: {known}.")
-        out = dict(cls.option_defaults)
-        for key, value in options.items():
-            kind = type(out[key])
-            try:
-                out[key] = kind(value)
-            except (TypeError, ValueError):
-                raise BertkitError(f"task option {key}={value!r}: expected a {kind.__name__}.") from None
-        return out
+            names = ", ".join(sorted(known)) or "none"
+            raise BertkitError(f"task {cls.name!r} has no option {unknown[0]!r}; its options are: {names}.")
+        return {name: option.parse(given[name]) if name in given else option.default
+                for name, option in known.items()}
+
+    def option(self, name: str):
+        """A task option of this model; bundles saved before the option existed get its default."""
+        option = next(o for o in self.options if o.name == name)
+        return option.parse(self.config.extra.get(name, option.default))
 
     @classmethod
     def configure(cls, train_examples, *, pooling: str, head_dropout: float, source: str, **options) -> TaskConfig:
-        """Derives the task config (label list, pair or not) from the training data.
-
-        `options` are task-specific settings (`bertkit train --task-option KEY=VALUE`), kept in
-        `TaskConfig.extra`; a task without options rejects any.
-        """
+        """Derives the task config (label list, pair or not) from the training data and the options."""
         raise NotImplementedError
 
     def read_eval_data(self, data, samples: int | None, seed: int):
@@ -112,6 +164,10 @@ class Task:
         self.check_examples(examples, str(path))
         return examples, str(path)
 
+    def read_predict_inputs(self, path) -> list | None:
+        """Prediction inputs read from `path` in this task's own format; None: the generic readers."""
+        return None
+
     def as_examples(self, inputs) -> list:
         """Prediction inputs -> examples: strings, `(text_a, text_b)` pairs or Examples."""
         examples = []
@@ -127,9 +183,7 @@ class Task:
                                    f"Example, got {type(item).__name__}.")
         return examples
 
-    def read_predict_inputs(self, path) -> list | None:
-        """Prediction inputs read from `path` in this task's own format; None: the generic readers."""
-        return None
+    # ---- model ------------------------------------------------------------------------------------
 
     def model_input_names(self) -> tuple[str, ...]:
         """What the model built by `build_model` takes: the encoder's three inputs, plus a task's own."""
@@ -139,31 +193,67 @@ class Task:
         """Puts this task's head on `encoder`; the model maps encoder inputs to float32 outputs."""
         raise NotImplementedError
 
-    def make_dataset(self, examples, batch_size: int, *, training: bool, seed: int = 0,
-                     source: str = "data", with_labels: bool = True) -> tf.data.Dataset:
-        """Yields `(features, labels)` batches; features use the encoder's input names.
-
-        For training this is a `tf.data.Dataset` (the loop distributes it). For evaluation and
-        prediction it is whatever this task's `predict_outputs` takes: token and span tasks return a
-        `FeatureSet` that also remembers how features map back to words and characters.
-        """
-        raise NotImplementedError
-
-    def loss(self, labels, outputs) -> tf.Tensor:
-        """Per-example loss `[B]` (the loop averages it over the global batch)."""
-        raise NotImplementedError
-
-    def predict_outputs(self, model, dataset) -> tuple[np.ndarray, np.ndarray | None]:
-        """Runs `model` over `dataset`; returns (scores, gold labels or None)."""
-        raise NotImplementedError
-
-    def compute_metrics(self, gold, scores) -> dict[str, Any]:
-        """Metrics dict (plain numbers and lists, JSON-ready) from `predict_outputs`' results."""
+    def loss(self, labels, outputs):
+        """Per-row loss `[B]` (the loop averages it over the global batch)."""
         raise NotImplementedError
 
     def main_metric(self) -> str:
         """The metric used to choose the best epoch (higher is better)."""
         return "accuracy"
 
-    def format_predictions(self, examples, scores) -> list[dict[str, Any]]:
+    # ---- the graph path ---------------------------------------------------------------------------
+
+    def chunks(self, examples, with_labels: bool):
+        """Host side: yields `(start, stop, columns)` for consecutive ranges of `examples`, where
+        `columns` are the inputs of `encode` (tensors; `label*` entries only `with_labels`)."""
         raise NotImplementedError
+
+    def encode(self, columns: dict) -> dict:
+        """Graph: input columns -> model rows, labels and what `decode` needs (module docstring)."""
+        raise NotImplementedError
+
+    def decode(self, outputs, meta: dict) -> dict:
+        """Graph: model outputs of the rows -> named answers per example (module docstring)."""
+        raise NotImplementedError
+
+    def serving_signature(self) -> ServingSignature:
+        """The raw-text SavedModel signature: which inputs `encode` takes there and which `decode`
+        outputs are published."""
+        raise NotImplementedError
+
+    # ---- answers ----------------------------------------------------------------------------------
+
+    def gold(self, examples):
+        """The gold answers of labelled examples, in the form `compute_metrics` takes."""
+        raise NotImplementedError
+
+    def scores(self, predictions: dict):
+        """`BertkitModel.predict_scores`: the task's scores from `decode`'s outputs (class probabilities
+        `[N, K]` for classification)."""
+        raise NotImplementedError
+
+    def compute_metrics(self, gold, predictions: dict) -> dict[str, Any]:
+        """Metrics dict (plain numbers and lists, JSON-ready)."""
+        raise NotImplementedError
+
+    def format_predictions(self, examples, predictions: dict) -> list[dict[str, Any]]:
+        """One JSON-ready dict per example (what `bertkit predict` prints)."""
+        raise NotImplementedError
+
+    @classmethod
+    def report_sections(cls, info, data, out: Path) -> list:
+        """This task's own analysis for the run report (`bertkit.report`): a list of `Section`s."""
+        return []
+
+
+def contiguous_chunks(n: int, size: int):
+    """`(start, stop)` ranges of at most `size` covering `range(n)`."""
+    for start in range(0, n, size):
+        yield start, min(n, start + size)
+
+
+def numpy_rows(ragged) -> list[np.ndarray]:
+    """A ragged `[R, (T)]` tensor -> R numpy rows."""
+    values, splits = ragged.flat_values.numpy(), ragged.row_splits.numpy()
+    return np.split(values, splits[1:-1]) if len(splits) > 1 else []
+

@@ -24,13 +24,9 @@ import tensorflow as tf
 
 
 def seed_states(model) -> list:
-    """The state variables of every dropout RNG in `model`, so a resumed run draws the same masks."""
-    states = []
-    for layer in model._flatten_layers(include_self=True, recursive=True):
-        generator = getattr(layer, "seed_generator", None)
-        if generator is not None and getattr(generator, "state", None) is not None:
-            states.append(generator.state)
-    return states
+    """The state variables of every dropout RNG in `model` (Keras lists them among the non-trainable
+    variables), so a resumed run draws the same masks."""
+    return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
 
 
 class CheckpointRing:

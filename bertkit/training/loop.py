@@ -17,40 +17,35 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bertkit.errors import BertkitError
+from bertkit.core.config import TrainConfig
+from bertkit.core.errors import BertkitError
 from bertkit.training.checkpoints import Checkpointer
 from bertkit.training.history import History
 from bertkit.training.progress import Progress
 
 
 @dataclasses.dataclass
-class LoopOptions:
-    """How the loop runs (all but `epochs` have safe defaults)."""
+class Plan:
+    """The optimizer steps of an epoch: how many rows each step averages over (the last batch and the
+    last accumulation group may be short)."""
 
-    epochs: int
-    num_examples: int  # training examples per epoch
+    rows: int  # training rows per epoch
     batch_size: int  # global micro-batch size
-    accumulation_steps: int = 1  # micro-batches per optimizer step
-    checkpoint_every: int = 0  # optimizer steps between checkpoints (0: only at epoch ends)
-    clip_norm: float | None = 1.0  # global-norm clipping of the step's summed gradient
-    patience: int | None = None  # stop after this many epochs without a better dev metric
-    main_metric: str = "accuracy"  # higher is better
-    verbose: bool = True
-    jit_compile: bool = False  # compile the train step with XLA
+    accumulation_steps: int = 1
 
     @property
     def batches_per_epoch(self) -> int:
-        return math.ceil(self.num_examples / self.batch_size)
+        return math.ceil(self.rows / self.batch_size)
 
     @property
     def steps_per_epoch(self) -> int:
         return math.ceil(self.batches_per_epoch / self.accumulation_steps)
 
     def group_sizes(self) -> list[int]:
-        """Examples in each optimizer step of an epoch (the last batch and group may be short)."""
+        """Rows in each optimizer step of an epoch."""
         sizes = [self.batch_size] * self.batches_per_epoch
-        if self.num_examples % self.batch_size:
-            sizes[-1] = self.num_examples % self.batch_size
+        if self.rows % self.batch_size:
+            sizes[-1] = self.rows % self.batch_size
         k = self.accumulation_steps
         return [sum(sizes[i:i + k]) for i in range(0, len(sizes), k)]
 
@@ -143,9 +138,31 @@ class StepFunctions:
         self.strategy.run(replica)
 
 
-def run_training(model, task, dataset_fn: Callable[[int], tf.data.Dataset], optimizer, options: LoopOptions, *,
-                 strategy: tf.distribute.Strategy, history: History,
-                 on_epoch_end: Callable[[int], dict] | None = None,
+@dataclasses.dataclass
+class LoopState:
+    """Where the loop is, and the early-stopping state (all of it checkpointed)."""
+
+    epoch: int = 0  # completed epochs
+    skip: int = 0  # micro-batches of the current epoch already done (resume)
+    best_metric: float = -math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    train_seconds: float = 0.0
+    train_examples: int = 0
+    loss: float = float("nan")
+
+    @classmethod
+    def restored(cls, checkpointer: Checkpointer | None) -> LoopState:
+        if checkpointer is None:
+            return cls()
+        return cls(epoch=int(checkpointer.epoch.numpy()), skip=int(checkpointer.batch_in_epoch.numpy()),
+                   best_metric=float(checkpointer.best_metric.numpy()), best_epoch=int(checkpointer.best_epoch.numpy()),
+                   bad_epochs=int(checkpointer.bad_epochs.numpy()))
+
+
+def run_training(model, task, dataset_fn: Callable[[int], tf.data.Dataset], optimizer, config: TrainConfig, *,
+                 num_rows: int, main_metric: str, verbose: bool, strategy: tf.distribute.Strategy,
+                 history: History, on_epoch_end: Callable[[int], dict] | None = None,
                  checkpointer: Checkpointer | None = None) -> dict:
     """Trains `model`; resumes from `checkpointer`'s position when it was restored.
 
@@ -155,104 +172,122 @@ def run_training(model, task, dataset_fn: Callable[[int], tf.data.Dataset], opti
         dataset_fn: epoch (1-based) -> `tf.data.Dataset` of `(features, labels)` micro-batches in that
             epoch's fixed order (so a resumed epoch can skip what was done).
         optimizer: built by `create_optimizer` under `strategy.scope()`.
-        options: epochs, sizes, accumulation, checkpointing, early stopping.
+        config: epochs, batch size, accumulation, clipping, checkpointing, early stopping.
+        num_rows: training rows per epoch.
+        main_metric: the evaluation metric early stopping and `keep_best` follow (higher is better).
+        verbose: show a progress bar.
         strategy: the distribution strategy the model was built under.
         history: where step and epoch records go.
         on_epoch_end: called with the 1-based epoch; returns eval metrics to log (or {}).
-        checkpointer: saves every `options.checkpoint_every` steps and at each epoch end; None: no checkpoints.
+        checkpointer: saves every `config.checkpoint_every` steps and at each epoch end; None: no checkpoints.
 
     Returns:
         `{"train_seconds", "train_examples", "examples_per_second", "final_loss", "stopped_early",
         "best_epoch", "best_metric", "epochs_run", "traces"}` (traces: how often the step was traced).
     """
-    fns = StepFunctions(model, task, optimizer, strategy, options.accumulation_steps, options.clip_norm,
-                        options.jit_compile)
-    sizes = options.group_sizes()
-    k = options.accumulation_steps
-    start_epoch = int(checkpointer.epoch.numpy()) + 1 if checkpointer else 1
-    skip = int(checkpointer.batch_in_epoch.numpy()) if checkpointer else 0
-    train_seconds, train_examples, loss_value, stopped = 0.0, 0, float("nan"), False
-    best_metric, best_epoch = (float(checkpointer.best_metric.numpy()), int(checkpointer.best_epoch.numpy())) \
-        if checkpointer else (-math.inf, 0)
-    bad_epochs = int(checkpointer.bad_epochs.numpy()) if checkpointer else 0
-    epoch = start_epoch - 1
-    for epoch in range(start_epoch, options.epochs + 1):
-        progress = Progress(options.steps_per_epoch, epoch, options.epochs, enabled=options.verbose)
-        progress.start_at(skip // k)
-        losses = []
-        dataset = dataset_fn(epoch).skip(skip)
-        batch_index = skip
-        group_loss = 0.0
-        for features, labels in _distribute(strategy, dataset, options.batch_size):
-            group = batch_index // k
-            size = tf.constant(sizes[group], tf.int32)
-            try:
-                if k == 1:
-                    loss_value = float(fns.step(features, labels, size))
-                else:
-                    group_loss += float(fns.micro(features, labels, size))
-            except tf.errors.ResourceExhaustedError:
-                raise BertkitError(
-                    f"out of memory at batch size {options.batch_size}: lower --max-seq-length or use a smaller "
-                    "--batch-size with --accumulation-steps (same effective batch, less memory).") from None
-            batch_index += 1
-            if k > 1 and batch_index % k and batch_index < options.batches_per_epoch:
-                continue  # keep accumulating
-            if k > 1:
-                fns.apply()
-                loss_value, group_loss = group_loss, 0.0
-            if not math.isfinite(loss_value):
-                last = checkpointer.latest if checkpointer else None
-                raise BertkitError(
-                    f"training diverged: the loss became {loss_value} at epoch {epoch}, optimizer step "
-                    f"{int(optimizer.iterations.numpy())}. Lower --learning-rate or check the labels. "
-                    + (f"The last good checkpoint is {last}." if last else "No checkpoint was written."))
-            losses.append(loss_value)
-            step = int(optimizer.iterations.numpy())
-            lr = _current_lr(optimizer)
-            progress.update(group + 1, loss_value, sizes[group], lr)
-            if step % max(1, options.steps_per_epoch // 50) == 0:
-                history.log("train", step, epoch=epoch, loss=loss_value, learning_rate=lr)
-            if checkpointer and options.checkpoint_every and step % options.checkpoint_every == 0 \
-                    and batch_index < options.batches_per_epoch:
-                checkpointer.epoch.assign(epoch - 1)
-                checkpointer.batch_in_epoch.assign(batch_index)
-                checkpointer.save()
-        skip = 0
-        train_seconds += progress.elapsed
-        train_examples += progress.examples
+    fns = StepFunctions(model, task, optimizer, strategy, config.accumulation_steps, config.clip_norm,
+                        config.jit_compile)
+    plan = Plan(num_rows, config.batch_size, config.accumulation_steps)
+    state, stopped = LoopState.restored(checkpointer), False
+    for epoch in range(state.epoch + 1, config.epochs + 1):
+        losses, seconds = _train_epoch(fns, dataset_fn(epoch).skip(state.skip), plan, state, epoch, config, verbose,
+                                       optimizer, history, checkpointer)
+        state.skip = 0
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-                  "epoch_seconds": progress.elapsed}
-        metrics = on_epoch_end(epoch) if on_epoch_end is not None else {}
-        if metrics:
-            record["eval"] = metrics
-        value = metrics.get(options.main_metric) if metrics else None
-        if value is not None and value > best_metric:
-            best_metric, best_epoch, bad_epochs = float(value), epoch, 0
-            if checkpointer:
-                checkpointer.epoch.assign(epoch)
-                checkpointer.save_best()
-        elif value is not None:
-            bad_epochs += 1
-        history.log("epoch", int(optimizer.iterations.numpy()), **record)
+                  "epoch_seconds": seconds}
+        _end_epoch(record, state, main_metric, on_epoch_end, optimizer, history, checkpointer)
+        state.epoch = epoch
+        if config.patience is not None and state.bad_epochs >= config.patience and epoch < config.epochs:
+            stopped = True
+            history.log("early_stop", int(optimizer.iterations.numpy()), epoch=epoch, best_epoch=state.best_epoch,
+                        best_metric=state.best_metric, patience=config.patience)
+            break
+    traced = fns.micro if config.accumulation_steps > 1 else fns.step
+    return {"train_seconds": state.train_seconds, "train_examples": state.train_examples,
+            "examples_per_second": state.train_examples / max(state.train_seconds, 1e-9), "final_loss": state.loss,
+            "stopped_early": stopped, "best_epoch": state.best_epoch,
+            "best_metric": state.best_metric if state.best_epoch else None, "epochs_run": state.epoch,
+            "traces": traced.experimental_get_tracing_count()}
+
+
+def _train_epoch(fns: StepFunctions, dataset, plan: Plan, state: LoopState, epoch: int, config: TrainConfig,
+                 verbose: bool, optimizer, history: History, checkpointer) -> tuple[list[float], float]:
+    """One pass over `dataset` (from micro-batch `state.skip` on); returns the optimizer steps' losses
+    and the seconds it took."""
+    k, sizes = plan.accumulation_steps, plan.group_sizes()
+    progress = Progress(plan.steps_per_epoch, epoch, config.epochs, enabled=verbose)
+    progress.start_at(state.skip // k)
+    losses, batch_index, group_loss = [], state.skip, 0.0
+    for features, labels in _distribute(fns.strategy, dataset, plan.batch_size):
+        group = batch_index // k
+        loss = _micro_step(fns, features, labels, sizes[group], k, plan.batch_size)
+        batch_index += 1
+        if k > 1:
+            group_loss += loss
+            if batch_index % k and batch_index < plan.batches_per_epoch:
+                continue  # keep accumulating
+            fns.apply()
+            loss, group_loss = group_loss, 0.0
+        _check_finite(loss, epoch, optimizer, checkpointer)
+        losses.append(loss)
+        state.loss = loss
+        step = int(optimizer.iterations.numpy())
+        lr = _current_lr(optimizer)
+        progress.update(group + 1, loss, sizes[group], lr)
+        if step % max(1, plan.steps_per_epoch // 50) == 0:
+            history.log("train", step, epoch=epoch, loss=loss, learning_rate=lr)
+        if checkpointer and config.checkpoint_every and step % config.checkpoint_every == 0 \
+                and batch_index < plan.batches_per_epoch:
+            checkpointer.epoch.assign(epoch - 1)
+            checkpointer.batch_in_epoch.assign(batch_index)
+            checkpointer.save()
+    state.train_seconds += progress.elapsed
+    state.train_examples += progress.examples
+    return losses, progress.elapsed
+
+
+def _micro_step(fns: StepFunctions, features, labels, group_size: int, k: int, batch_size: int) -> float:
+    try:
+        size = tf.constant(group_size, tf.int32)
+        return float(fns.step(features, labels, size) if k == 1 else fns.micro(features, labels, size))
+    except tf.errors.ResourceExhaustedError:
+        raise BertkitError(
+            f"out of memory at batch size {batch_size}: lower --max-seq-length or use a smaller "
+            "--batch-size with --accumulation-steps (same effective batch, less memory).") from None
+
+
+def _check_finite(loss: float, epoch: int, optimizer, checkpointer) -> None:
+    if not math.isfinite(loss):
+        last = checkpointer.latest if checkpointer else None
+        raise BertkitError(
+            f"training diverged: the loss became {loss} at epoch {epoch}, optimizer step "
+            f"{int(optimizer.iterations.numpy())}. Lower --learning-rate or check the labels. "
+            + (f"The last good checkpoint is {last}." if last else "No checkpoint was written."))
+
+
+def _end_epoch(record: dict, state: LoopState, main_metric: str, on_epoch_end, optimizer, history: History,
+               checkpointer) -> None:
+    """Evaluates, tracks the best epoch, logs the epoch and checkpoints the loop position."""
+    epoch = record["epoch"]
+    metrics = on_epoch_end(epoch) if on_epoch_end is not None else {}
+    if metrics:
+        record["eval"] = metrics
+    value = metrics.get(main_metric) if metrics else None
+    if value is not None and value > state.best_metric:
+        state.best_metric, state.best_epoch, state.bad_epochs = float(value), epoch, 0
         if checkpointer:
             checkpointer.epoch.assign(epoch)
-            checkpointer.batch_in_epoch.assign(0)
-            checkpointer.best_metric.assign(best_metric)
-            checkpointer.best_epoch.assign(best_epoch)
-            checkpointer.bad_epochs.assign(bad_epochs)
-            checkpointer.save()
-        if options.patience is not None and bad_epochs >= options.patience and epoch < options.epochs:
-            stopped = True
-            history.log("early_stop", int(optimizer.iterations.numpy()), epoch=epoch, best_epoch=best_epoch,
-                        best_metric=best_metric, patience=options.patience)
-            break
-    traced = fns.micro if k > 1 else fns.step
-    return {"train_seconds": train_seconds, "train_examples": train_examples,
-            "examples_per_second": train_examples / max(train_seconds, 1e-9), "final_loss": loss_value,
-            "stopped_early": stopped, "best_epoch": best_epoch,
-            "best_metric": best_metric if best_epoch else None, "epochs_run": epoch,
-            "traces": traced.experimental_get_tracing_count()}  # bounded: batch lengths are multiples of 8
+            checkpointer.save_best()
+    elif value is not None:
+        state.bad_epochs += 1
+    history.log("epoch", int(optimizer.iterations.numpy()), **record)
+    if checkpointer:
+        checkpointer.epoch.assign(epoch)
+        checkpointer.batch_in_epoch.assign(0)
+        checkpointer.best_metric.assign(state.best_metric)
+        checkpointer.best_epoch.assign(state.best_epoch)
+        checkpointer.bad_epochs.assign(state.bad_epochs)
+        checkpointer.save()
 
 
 def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset, global_batch: int):
@@ -262,7 +297,7 @@ def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset, glob
     each optimizer step would see other examples than a single process does. Instead every worker reads
     the same (seeded) global batches and takes its own contiguous slice of each.
     """
-    workers = getattr(strategy.extended, "_num_workers", 1)
+    workers = _num_workers(strategy)
     if workers <= 1:
         return strategy.experimental_distribute_dataset(dataset)
     local = max(1, strategy.num_replicas_in_sync // workers)
@@ -285,6 +320,14 @@ def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset, glob
         return ds.with_options(opts)
 
     return strategy.distribute_datasets_from_function(dataset_for_worker)
+
+
+def _num_workers(strategy: tf.distribute.Strategy) -> int:
+    """Worker processes of a multi-worker strategy (from its cluster spec), else 1."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or strategy.cluster_resolver is None:
+        return 1
+    spec = strategy.cluster_resolver.cluster_spec().as_dict()
+    return max(1, len(spec.get("worker", [])) + len(spec.get("chief", [])))
 
 
 def _current_lr(optimizer) -> float:

@@ -15,7 +15,7 @@ import os
 
 import tensorflow as tf
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
 _CACHE: dict[str, tf.distribute.Strategy] = {}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 from bertkit.weights import hf_pytorch_bin, hf_safetensors, tf1_checkpoint, tfhub_savedmodel
 from bertkit.weights.base import Loader, Pretrained
 from bertkit.weights.hf_safetensors import save_hf

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bertkit.config import EncoderConfig
-from bertkit.encoder import BertEncoder
-from bertkit.errors import BertkitError
+from bertkit.core.config import EncoderConfig
+from bertkit.modeling.encoder import BertEncoder
+from bertkit.core.errors import BertkitError
 
 
 @dataclass

@@ -22,8 +22,8 @@ from typing import NamedTuple
 import ml_dtypes
 import numpy as np
 
-from bertkit.encoder import BertEncoder
-from bertkit.errors import BertkitError
+from bertkit.modeling.encoder import BertEncoder
+from bertkit.core.errors import BertkitError
 from bertkit.weights import hf_safetensors
 from bertkit.weights.base import Loader, Pretrained, read_json, sentence_transformers_pooling
 

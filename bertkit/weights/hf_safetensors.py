@@ -16,10 +16,10 @@ import ml_dtypes  # noqa: F401  registers numpy bfloat16, so bf16 checkpoints lo
 import numpy as np
 import safetensors.numpy
 
-from bertkit.config import EncoderConfig
-from bertkit.encoder import BertEncoder
-from bertkit.errors import BertkitError
-from bertkit.io_utils import atomic_directory
+from bertkit.core.config import EncoderConfig
+from bertkit.modeling.encoder import BertEncoder
+from bertkit.core.errors import BertkitError
+from bertkit.core.io import atomic_directory
 from bertkit.weights.base import Loader, Pretrained, read_json, sentence_transformers_pooling
 
 NAME = "hf_safetensors"

@@ -13,7 +13,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from bertkit.errors import BertkitError
+from bertkit.core.errors import BertkitError
 
 SCHEMES = ("https://", "http://", "gs://")
 CONNECT_TIMEOUT = 3.0

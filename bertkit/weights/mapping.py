@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bertkit.config import EncoderConfig
-from bertkit.encoder import BertEncoder
-from bertkit.errors import BertkitError
+from bertkit.core.config import EncoderConfig
+from bertkit.modeling.encoder import BertEncoder
+from bertkit.core.errors import BertkitError
 
 Table = dict[str, tuple[str, str]]  # file name -> (bertkit path, shape template)
 

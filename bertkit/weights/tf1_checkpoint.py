@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from bertkit.config import EncoderConfig
-from bertkit.encoder import BertEncoder
-from bertkit.errors import BertkitError
-from bertkit.io_utils import atomic_directory
+from bertkit.core.config import EncoderConfig
+from bertkit.modeling.encoder import BertEncoder
+from bertkit.core.errors import BertkitError
+from bertkit.core.io import atomic_directory
 from bertkit.weights.base import Loader, Pretrained, read_json
 from bertkit.weights.hf_safetensors import CONFIG_KEYS
 from bertkit.weights.mapping import Table, assign_tables, expand, export_tables

@@ -1,0 +1,5 @@
+"""Token classification (named entities): `NerTask`."""
+
+from bertkit.tasks.ner.task import NerTask
+
+__all__ = ["NerTask"]

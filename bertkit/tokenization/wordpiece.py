@@ -1,0 +1,303 @@
+"""Google's BERT WordPiece tokenizer (`FullTokenizer`), exactly, as TensorFlow ops.
+
+Runs in-graph (tf.data, tf.function, SavedModel signatures) on tensorflow-text kernels, in two paths:
+
+* **Fast path**, every text: a `FastBertNormalizer` whose per-character table we build from the
+  official rules (`unicode_rules.fast_mapping`: delete controls and U+FFFD, lower-case with
+  `str.lower`, strip accents) instead of the stock NFKC-casefold table, then the end-to-end
+  `FastWordpieceTokenizer` (which splits on whitespace, punctuation and CJK ideographs exactly as
+  the official code does on every assigned character).
+* **Exact path**, only texts whose fast ids contain [UNK]: regex deletion, final-sigma rule,
+  `str.lower` table, ICU NFD, accent stripping, a regex word split and a per-word length check.
+
+Why [UNK] is the right trigger: everything a per-character table cannot do (context-dependent
+lower-casing, reordering of combining marks, unassigned characters above U+FFFF, words longer than
+100 characters vs. 100 bytes) is made to produce [UNK] in the fast path, so a text without [UNK]
+is already exact. Real English text almost never has [UNK] (no IMDB review does), so the exact
+path costs nothing there.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import unicodedata
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as text
+
+from bertkit.tokenization import normalizer_model, unicode_rules
+from bertkit.core.errors import BertkitError
+
+MAX_INPUT_CHARS_PER_WORD = 100  # official WordpieceTokenizer.max_input_chars_per_word
+REQUIRED_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]")
+_PRIVATE_USE = range(0xE000, 0xF900)  # deleted by the official cleanup, so free for placeholders
+
+
+def load_vocab(path: str | os.PathLike) -> list[str]:
+    """Reads a WordPiece vocabulary: one token per line, id = line number.
+
+    As the official `load_vocab`: lines are split on "\\n" only and each is `.strip()`-ed.
+
+    Raises:
+        BertkitError: the file is missing, unreadable, not UTF-8 or empty.
+    """
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            lines = f.read().split("\n")
+    except FileNotFoundError:
+        raise BertkitError(f"{path}: vocabulary file not found.") from None
+    except UnicodeDecodeError as e:
+        raise BertkitError(f"{path}: vocabulary file is not UTF-8 ({e.reason} at byte {e.start}).") from None
+    except OSError as e:
+        raise BertkitError(f"{path}: cannot read the vocabulary file ({e.strerror}).") from None
+    if lines and lines[-1] == "":  # the newline that ends the last line
+        lines.pop()
+    if not lines:
+        raise BertkitError(f"{path}: vocabulary file is empty; expected one WordPiece token per line.")
+    return [line.strip() for line in lines]
+
+
+class Tokenizer:
+    """Text -> WordPiece ids, identical to google-research/bert `FullTokenizer`.
+
+    Attributes:
+        vocab: token strings; `vocab[i]` is the token of id `i`.
+        vocab_file, do_lower_case: as given.
+        cls_id, sep_id, pad_id, unk_id: ids of the special tokens; `mask_id` is None without [MASK].
+    """
+
+    def __init__(self, vocab_file: str | os.PathLike, do_lower_case: bool = True):
+        self.vocab_file = str(vocab_file)
+        self.do_lower_case = bool(do_lower_case)
+        self.vocab = load_vocab(vocab_file)
+        # A repeated token keeps its last id, as in the official vocab dict.
+        self._ids = {token: i for i, token in enumerate(self.vocab)}
+        missing = [t for t in REQUIRED_TOKENS if t not in self._ids]
+        if missing:
+            raise BertkitError(
+                f"{self.vocab_file}: vocabulary lacks {', '.join(missing)}; a BERT vocabulary needs "
+                f"{', '.join(REQUIRED_TOKENS)} (one token per line)."
+            )
+        self.cls_id, self.sep_id, self.pad_id, self.unk_id = (self._ids[t] for t in REQUIRED_TOKENS)
+        self.mask_id = self._ids.get("[MASK]")
+
+        vocab_chars = set("".join(self.vocab))
+        free = (chr(cp) for cp in _PRIVATE_USE if chr(cp) not in vocab_chars)
+        # `fallback` replaces what the fast path cannot handle and what the exact path must turn
+        # into [UNK]: in no vocabulary token, and deleted from real text by both paths.
+        self._fallback = next(free)
+        wordpiece_vocab = _wordpiece_vocab(self.vocab, next(free), self.vocab_file)
+        self._fast_normalizer = text.FastBertNormalizer(
+            model_buffer=_fast_model(self.do_lower_case, self._fallback, _vocab_only_chars(vocab_chars))
+        )
+        self._fast_wordpiece = text.FastWordpieceTokenizer(
+            vocab=wordpiece_vocab,
+            max_bytes_per_word=MAX_INPUT_CHARS_PER_WORD,  # > 100 bytes: [UNK], then the exact path
+            token_out_type=tf.int32,
+        )
+        self._exact_wordpiece = text.FastWordpieceTokenizer(
+            vocab=wordpiece_vocab,
+            max_bytes_per_word=4 * MAX_INPUT_CHARS_PER_WORD,  # longer words are replaced first
+            token_out_type=tf.int32,
+            no_pretokenization=True,
+        )
+        if self.do_lower_case:
+            self._lower_normalizer = text.FastBertNormalizer(model_buffer=_lower_model())
+        self._classes = unicode_rules.regex_classes()
+        with tf.init_scope():  # an eager constant even if the tokenizer is built inside a graph
+            self._vocab_tensor = tf.constant(self.vocab, tf.string)  # [V] the token of each id
+
+    def __call__(self, texts) -> tf.RaggedTensor:
+        """Tokenizes a batch of texts (works eagerly and inside tf.function / tf.data).
+
+        Args:
+            texts: string tensor or list `[B]` (a scalar is treated as a batch of one).
+
+        Returns:
+            int32 ids `[B, (pieces)]`, without [CLS]/[SEP].
+        """
+        texts = tf.convert_to_tensor(texts, dtype=tf.string)
+        if texts.shape.rank == 0:
+            texts = texts[tf.newaxis]
+        fast = self._fast_wordpiece.tokenize(self._fast_normalizer.normalize(texts))  # [B, (pieces)]
+        # One cheap scalar test per batch; the per-row work only when some text has [UNK]. The
+        # branch is built from plain (assert-free) ops: an Assert in it would make the `If`
+        # stateful, and tf.data then stops running the map function in parallel.
+        any_unk = tf.reduce_any(tf.equal(fast.flat_values, self.unk_id))
+        values, splits = tf.cond(
+            any_unk,
+            lambda: self._redo_unk_rows(texts, fast.flat_values, fast.row_splits),
+            lambda: (fast.flat_values, fast.row_splits),
+        )
+        return tf.RaggedTensor.from_row_splits(values, splits, validate=False)
+
+    def _redo_unk_rows(self, texts, values, splits) -> tuple[tf.Tensor, tf.Tensor]:
+        """Replaces the rows (`values` [N], `splits` [B + 1]) that contain [UNK] by exact ids."""
+        lengths = splits[1:] - splits[:-1]  # [B]
+        rows = tf.repeat(tf.range(tf.size(lengths, out_type=tf.int64)), lengths)  # [N]
+        unk = tf.cast(tf.equal(values, self.unk_id), tf.int32)
+        redo = tf.math.unsorted_segment_sum(unk, rows, tf.size(lengths)) > 0  # [B]
+        exact_values, exact_splits = self._exact(tf.boolean_mask(texts, redo))  # [M], [R + 1]
+        # Row i comes from `values` or, if redone, from the exact rows (in the same order).
+        exact_row = tf.cumsum(tf.cast(redo, tf.int64), exclusive=True)  # [B], in [0, R]
+        exact_lengths = tf.concat([exact_splits[1:] - exact_splits[:-1], [0]], axis=0)  # [R + 1]
+        # Source ranges in `concat([values, exact_values])`, then one gather builds the result.
+        exact_starts = tf.size(values, out_type=tf.int64) + tf.gather(exact_splits, exact_row)  # [B]
+        starts = tf.where(redo, exact_starts, splits[:-1])  # [B]
+        limits = starts + tf.where(redo, tf.gather(exact_lengths, exact_row), lengths)  # [B]
+        new_splits, index = tf.raw_ops.RaggedRange(starts=starts, limits=limits, deltas=tf.ones_like(starts))
+        return tf.gather(tf.concat([values, exact_values], axis=0), index), new_splits
+
+    def _exact(self, texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """The official algorithm step by step: `[R]` strings -> ids `[M]` and row splits `[R + 1]`."""
+        c = self._classes
+        # Invalid UTF-8 (only possible from bytes, never from Python str) is dropped, as the
+        # official `convert_to_unicode` does with `errors="ignore"`; in the fast path it gives [UNK].
+        x = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="ignore")
+        x = tf.strings.regex_replace(x, c.deleted, "")  # `_clean_text`
+        if self.do_lower_case:
+            # Python's str.lower picks the final sigma from the neighbours; mark those first.
+            cased, ignorable = c.cased[1:-1], c.case_ignorable[1:-1]
+            final_sigma = f"([{cased}][{ignorable}]*)\u03a3([{ignorable}]*)($|[^{cased}{ignorable}])"
+            x = tf.strings.regex_replace(x, final_sigma, "\\1\u03c2\\2\\3")
+            x = self._lower_normalizer.normalize(x)  # str.lower, per character
+            x = text.normalize_utf8(x, "NFD")  # on whole texts, so combining marks are reordered
+            x = tf.strings.regex_replace(x, c.nonspacing, "")  # strip accents
+        # Words: punctuation and CJK ideographs stand alone, whitespace runs separate.
+        x = tf.strings.regex_replace(x, f"({c.isolated})", " \\1 ")
+        x = tf.strings.regex_replace(x, f"{c.whitespace}+", " ")
+        split = tf.raw_ops.StringSplitV2(input=x, sep=" ")  # sparse [R, (words)], with empty words
+        nonempty = tf.strings.length(split.values) > 0
+        words = tf.boolean_mask(split.values, nonempty)  # [W]
+        word_rows = tf.boolean_mask(split.indices[:, 0], nonempty)  # [W]
+        too_long = tf.strings.length(words, unit="UTF8_CHAR") > MAX_INPUT_CHARS_PER_WORD
+        words = tf.where(too_long, self._fallback, words)  # the fallback character gives [UNK]
+        pieces = self._exact_wordpiece.tokenize(words)  # [W, (pieces)]
+        per_text = tf.math.unsorted_segment_sum(pieces.row_lengths(), word_rows, tf.size(texts))  # [R]
+        return pieces.flat_values, tf.concat([[0], tf.cumsum(per_text)], axis=0)
+
+    def piece_spans(self, chars, pieces):
+        """Character span of each WordPiece within its word (graph ops).
+
+        The piece strings (without "##") must spell the word normalised per character as the tokenizer
+        does (lower-case, NFD and no Mn when lower-casing; C* and Z* characters, NUL and U+FFFD dropped);
+        then each piece spans the characters it came from. Otherwise (an [UNK], a context-dependent
+        case rule) every piece of the word spans the whole word, as run_squad's word-level mapping.
+
+        Args:
+            chars: code points of the words `[N, (C)]`.
+            pieces: their WordPiece ids `[N, (P)]`, as `self(words)` gives them.
+
+        Returns:
+            int64 `(start, end)` `[P total]` each, character offsets within the piece's word.
+        """
+        # The word normalised per character, and each normalised character's origin in the word.
+        one = tf.strings.unicode_encode(chars.flat_values[:, None], "UTF-8")  # [C] one character each
+        if self.do_lower_case:
+            one = self._lower_normalizer.normalize(one)
+            one = text.normalize_utf8(one, "NFD")
+            one = tf.strings.regex_replace(one, unicode_rules.regex_classes().nonspacing, "")
+        one = tf.strings.regex_replace(one, unicode_rules.invisible_class(), "")
+        one_len = tf.cast(tf.strings.length(one, unit="UTF8_CHAR"), tf.int64)  # [C]
+        normalised = tf.strings.reduce_join(chars.with_flat_values(one), axis=1)  # [N]
+        char_index = tf.ragged.range(chars.row_lengths()).flat_values  # [C] position in its word
+        origin = tf.repeat(char_index, one_len)  # [C'] normalised character -> word character
+        origin_splits = tf.concat([[0], tf.cumsum(tf.math.unsorted_segment_sum(
+            one_len, chars.value_rowids(), chars.nrows()))], 0)  # [N + 1]
+
+        tokens = tf.gather(self._vocab_tensor, pieces.flat_values)  # [P]
+        spelling = tf.strings.regex_replace(tokens, r"(?s)^##(.)", r"\1")  # "##" alone stays
+        text_len = tf.cast(tf.strings.length(spelling, unit="UTF8_CHAR"), tf.int64)  # [P]
+        bad = (tokens == "[UNK]") | (text_len == 0)
+        word_of_piece = pieces.value_rowids()  # [P]
+        n_words = pieces.nrows()
+        spelled = tf.strings.reduce_join(pieces.with_flat_values(spelling), axis=1)  # [N]
+        any_bad = tf.math.unsorted_segment_max(tf.cast(bad, tf.int32), word_of_piece, n_words) > 0  # [N]
+        matched = (spelled == normalised) & ~any_bad  # [N]
+
+        offset = tf.cumsum(text_len, exclusive=True)  # [P] normalised position of each piece's text ...
+        offset -= tf.gather(tf.concat([offset, [0]], 0), tf.gather(pieces.row_splits, word_of_piece))  # ... in its word
+        base = tf.gather(origin_splits, word_of_piece)
+        padded = tf.concat([origin, [0]], axis=0)
+        ok = tf.gather(matched, word_of_piece)  # [P]
+        first = tf.where(ok, base + offset, tf.size(origin, out_type=tf.int64))
+        last = tf.where(ok, base + offset + text_len - 1, tf.size(origin, out_type=tf.int64))
+        whole = tf.gather(chars.row_lengths(), word_of_piece)  # [P]
+        start = tf.where(ok, tf.gather(padded, first), 0)
+        end = tf.where(ok, tf.gather(padded, last) + 1, whole)
+        return start, end
+
+    def tokenize_words(self, words) -> tf.RaggedTensor:
+        """Tokenizes pre-split words (e.g. CoNLL tokens), each through the full pipeline.
+
+        Args:
+            words: strings `[B, (words)]`, ragged or dense.
+
+        Returns:
+            int32 ids `[B, (words), (pieces)]`; a word that yields nothing (e.g. a control
+            character) has an empty row.
+        """
+        if not isinstance(words, tf.RaggedTensor):
+            words = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(words, dtype=tf.string))
+        return words.with_flat_values(self(words.flat_values))
+
+    def tokenize(self, text_: str) -> list[str]:
+        """Eager convenience, like `FullTokenizer.tokenize`: one text -> its WordPiece strings."""
+        return self.convert_ids_to_tokens(self([text_])[0].numpy())
+
+    def convert_tokens_to_ids(self, tokens) -> list[int]:
+        """Raises KeyError for a token not in the vocabulary, as the official code does."""
+        return [self._ids[token] for token in tokens]
+
+    def convert_ids_to_tokens(self, ids) -> list[str]:
+        return [self.vocab[int(i)] for i in ids]
+
+
+def _vocab_only_chars(vocab_chars: set[str]) -> frozenset[str]:
+    """Unassigned / private-use characters above U+FFFF that occur in the vocabulary.
+
+    The fast table leaves those characters alone and relies on them producing [UNK]; one that a
+    vocabulary token contains would not, so it goes into the table too.
+    """
+    return frozenset(
+        ch for ch in vocab_chars if ord(ch) > 0xFFFF and unicodedata.category(ch) in ("Cn", "Co")
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _fast_model(do_lower_case: bool, fallback: str, extra_deleted: frozenset[str]) -> tf.Tensor:
+    mapping = dict(unicode_rules.fast_mapping(do_lower_case, fallback))
+    mapping.update({ch: "" for ch in extra_deleted})
+    return _as_uint8(normalizer_model.build_model(mapping))
+
+
+@functools.lru_cache(maxsize=1)
+def _lower_model() -> tf.Tensor:
+    return _as_uint8(normalizer_model.build_model(unicode_rules.lower_mapping()))
+
+
+def _as_uint8(buffer: bytes) -> tf.Tensor:
+    with tf.init_scope():  # an eager constant even if the first Tokenizer is built inside a graph
+        return tf.constant(np.frombuffer(buffer, dtype=np.uint8))
+
+
+def _wordpiece_vocab(vocab: list[str], placeholder: str, vocab_file: str) -> list[str]:
+    """The vocabulary for FastWordpieceTokenizer, which needs unique, non-empty, short tokens.
+
+    Tokens the official algorithm can never produce become `placeholder + line number`, strings no
+    normalized text contains: empty lines, earlier copies of a repeated token (the official dict
+    keeps the last id) and tokens longer than a word may be.
+    """
+    last = {token: i for i, token in enumerate(vocab)}
+    out = []
+    for i, token in enumerate(vocab):
+        body = token[2:] if token.startswith("##") else token
+        if not token or last[token] != i or len(body) > MAX_INPUT_CHARS_PER_WORD:
+            out.append(f"{placeholder}{i}")
+        elif len(body.encode("utf-8")) > 256:  # FastWordpieceTokenizer's limit
+            raise BertkitError(f"{vocab_file}:{i + 1}: vocabulary token longer than 256 UTF-8 bytes.")
+        else:
+            out.append(token)
+    return out
