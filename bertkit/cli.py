@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import typing
 from pathlib import Path
 
 from bertkit.core.config import InferenceConfig, PreprocessConfig, TaskConfig, TrainConfig, flag_of
 from bertkit.core.errors import BertkitError
+from bertkit.core.quiet import import_tensorflow
 from bertkit.export.encoder import EXPORT_FORMATS
 
 TRAIN_CONFIGS = (TrainConfig, PreprocessConfig, TaskConfig)
@@ -91,7 +91,8 @@ def _add_predict(sub):
     p = sub.add_parser("predict", help="predict labels for texts")
     p.add_argument("--model", required=True, help="run folder or model bundle from `bertkit train`")
     p.add_argument("texts", nargs="*", help="texts to classify (or, for ner, to tag)")
-    p.add_argument("--input", default=None, help="file of inputs (.jsonl/.csv/.tsv, or .txt: one text per line; "
+    p.add_argument("--input", default=None, help="file of inputs (.jsonl/.csv/.tsv, or .txt: one text per line, "
+                   "blank lines predicted as empty texts so output line N answers input line N; "
                    "ner: also CoNLL files; qa: SQuAD .json or .jsonl rows with question and context)")
     p.add_argument("--question", default=None, help="qa: the question (with --context)")
     p.add_argument("--context", default=None, help="qa: the passage to answer from (with --question)")
@@ -139,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     for add in (_add_train, _add_evaluate, _add_predict, _add_report, _add_export, _add_serve, _add_export_encoder):
         add(sub)
+    for command in sub.choices.values():
+        command.add_argument("--verbose", action="store_true",
+                             help="also show TensorFlow's start-up notices and warnings (or set BERTKIT_VERBOSE=1)")
     return parser
 
 
@@ -189,7 +193,8 @@ def _read_predict_inputs(path: str):
             raise BertkitError(f"{p}: file not found.") from None
         except UnicodeDecodeError as e:
             raise BertkitError(f"{p}: not UTF-8 (byte {e.start}); re-encode the file as UTF-8.") from None
-        return [Example(text_a=line, guid=f"{p}:{i}") for i, line in enumerate(lines, 1) if line.strip()]
+        # Every line is an input, blank ones too (an empty text): output line N answers input line N.
+        return [Example(text_a=line, guid=f"{p}:{i}") for i, line in enumerate(lines, 1)]
     return read_examples(p)
 
 
@@ -264,8 +269,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out
     try:
+        import_tensorflow(args.verbose)  # its start-up notices kept off the terminal (see core.quiet)
         return COMMANDS[args.command](args)
     except BertkitError as e:
         print(f"bertkit {args.command}: error: {e}", file=sys.stderr)

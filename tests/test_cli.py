@@ -44,9 +44,11 @@ def test_predict_prints_json_lines(run_dir, capsys):
 
 def test_predict_from_txt_file(run_dir, capsys, tmp_path):
     out, _ = run_dir
-    (tmp_path / "in.txt").write_text("great plot\n\nawful plot\n")
+    (tmp_path / "in.txt").write_text("great plot\n\nawful plot\n   \n")
     code, stdout, _ = run(capsys, "predict", "--model", str(out), "--input", str(tmp_path / "in.txt"))
-    assert code == 0 and len(stdout.splitlines()) == 2
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    assert code == 0 and [r["text"] for r in rows] == ["great plot", "", "awful plot", "   "]  # line N answers line N
+    assert all(r["label"] in ("0", "1") for r in rows)  # a blank line is predicted as an empty text
 
 
 def test_evaluate_writes_json(run_dir, capsys, tmp_path):

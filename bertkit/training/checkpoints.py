@@ -16,17 +16,29 @@ naming deleted files; hence this small ring of our own.)
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
 
 import tensorflow as tf
 
+from bertkit.core.io import atomic_write_text
+
 
 def seed_states(model) -> list:
     """The state variables of every dropout RNG in `model` (Keras lists them among the non-trainable
     variables), so a resumed run draws the same masks."""
     return [v for v in model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+
+
+def write_index(directory: Path, names: list[str]) -> None:
+    """Writes the `checkpoint` index file that `tf.train.latest_checkpoint` / `get_checkpoint_state` read
+    (a `CheckpointState` in protobuf text format): the last of `names` is the latest. Names are relative to
+    the folder, so a moved run folder still resumes; the file is replaced by an atomic rename."""
+    quoted = [json.dumps(name) for name in names]  # our names are ASCII `ckpt-N` / `best-N`
+    text = f"model_checkpoint_path: {quoted[-1]}\n" + "".join(f"all_model_checkpoint_paths: {q}\n" for q in quoted)
+    atomic_write_text(directory / "checkpoint", text)
 
 
 class CheckpointRing:
@@ -52,10 +64,7 @@ class CheckpointRing:
         path = self.checkpoint.write(str(self.directory / f"{self.name}-{number}"))  # whole before we go on
         paths = [p for p in self.paths if p != path] + [path]
         kept, dropped = paths[-self.keep:], paths[:-self.keep]
-        # Names relative to the folder (a moved run folder still resumes); written by an atomic rename.
-        tf.compat.v1.train.update_checkpoint_state(
-            str(self.directory), os.path.basename(path),
-            all_model_checkpoint_paths=[os.path.basename(p) for p in kept])
+        write_index(self.directory, [os.path.basename(p) for p in kept])
         for old in dropped:  # no longer named: now safe to delete (the .index first makes it unloadable)
             for f in [old + ".index", *tf.io.gfile.glob(old + ".data-*")]:
                 if tf.io.gfile.exists(f):

@@ -1,0 +1,60 @@
+"""TensorFlow's start-up notices kept off the terminal of a `bertkit` command.
+
+Importing TensorFlow and probing for GPUs logs through Abseil before Abseil is initialised, and such
+lines go to stderr whatever `TF_CPP_MIN_LOG_LEVEL` says (abseil-cpp issues #1570 and #1957): "All log
+messages before absl::InitializeLog() ...", "Could not find cuda drivers", "failed call to cuInit" on a
+machine without a GPU, the CPU-instructions and oneDNN notices. No setting turns them off, so the CLI
+imports TensorFlow with stderr (file descriptor 2) redirected to a temporary file and then writes back
+every captured line that is not one of those known notices: anything else (a real error, a failing
+import) still reaches the terminal, in order. Later TensorFlow logging is kept to errors by
+`TF_CPP_MIN_LOG_LEVEL=2` unless the user set it. `--verbose` (or `BERTKIT_VERBOSE=1`) shows everything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+
+NOTICES = re.compile("|".join([
+    r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$",
+    r"^[IWE]\d{4} [\d:. ]+\d+ cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine",
+    r"^[IWE]\d{4} [\d:. ]+\d+ cuda_(platform|executor|diagnostics)\.cc:\d+\]",  # no GPU / no driver
+    r"^[IWE]\d{4} [\d:. ]+\d+ cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized",
+    r"^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$",
+    r"^[IWE]\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on",
+]))
+
+
+def verbose_requested(flag: bool = False) -> bool:
+    return flag or os.environ.get("BERTKIT_VERBOSE", "") not in ("", "0")
+
+
+def import_tensorflow(verbose: bool = False) -> None:
+    """Imports TensorFlow and tensorflow-text and probes the devices, dropping only the known notices."""
+    if verbose_requested(verbose):
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401
+
+        tf.config.list_physical_devices("GPU")
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+            import tensorflow_text  # noqa: F401
+
+            tf.config.list_physical_devices("GPU")  # the CUDA probe, while its notices are captured
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines()
+                    if not NOTICES.search(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)

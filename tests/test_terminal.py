@@ -1,0 +1,116 @@
+"""What a user's terminal shows: every `bertkit` command, run as the user runs it (a fresh process, the
+console script's `main`), writes to stderr only lines bertkit itself wrote (its progress and messages),
+none of TensorFlow's start-up notices or warnings; `--verbose` shows them. And no task retraces its
+graph functions while training, evaluating or predicting (TensorFlow's retracing warning fails here)."""
+
+import logging
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+import bertkit
+from tests.conftest import tiny_rows, write_jsonl
+
+# Every line bertkit writes to stderr has one of these shapes.
+OWN = re.compile("|".join([
+    r"^bertkit: fine-tuning ",  # the run's one-line description
+    r"^epoch \d+/\d+ \[",  # the progress bar (carriage returns between updates)
+    r"^epoch \d+: eval ",
+    r"^missing: ",  # `bertkit report`: what the report could not draw
+]))
+
+
+def bertkit_cli(*args, timeout=600, env=None):
+    code = "import sys; from bertkit.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def foreign_lines(stderr: str) -> list[str]:
+    lines = [part for line in stderr.splitlines() for part in line.split("\r") if part.strip()]
+    return [line for line in lines if not OWN.search(line)]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, tiny_model_dir):
+    folder = tmp_path_factory.mktemp("terminal")
+    write_jsonl(folder / "train.jsonl", tiny_rows(24, 0))
+    write_jsonl(folder / "test.jsonl", tiny_rows(8, 1))
+    return folder, tiny_model_dir
+
+
+def test_every_command_prints_only_bertkit_lines(workspace):
+    folder, model = workspace
+    run = folder / "run"
+    commands = [
+        ("train", "--data", folder, "--output", run, "--model", model, "--epochs", "1", "--max-seq-length", "16",
+         "--batch-size", "8", "--mixed-precision", "float32", "--pooling", "mean"),
+        ("evaluate", "--model", run, "--data", folder / "test.jsonl"),
+        ("predict", "--model", run, "the movie was great"),
+        ("export", "--model", run, "--output", folder / "export"),
+        ("export-encoder", "--model", model, "--format", "hf", "--output", folder / "encoder"),
+        ("report", run),
+    ]
+    for command in commands:
+        proc = bertkit_cli(*command)
+        assert proc.returncode == 0, (command[0], proc.stderr[-2000:])
+        assert foreign_lines(proc.stderr) == [], command[0]
+    assert foreign_lines(_serve_stderr(folder / "export")) == []
+
+
+def _serve_stderr(export) -> str:
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from bertkit.cli import main; sys.exit(main())",
+                             "serve", "--model", str(export), "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # "serving default at http://127.0.0.1:PORT/ ..." once it listens
+        assert line.startswith("serving default at http://127.0.0.1:"), line
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    return err
+
+
+def test_verbose_shows_what_is_kept_back(workspace):
+    folder, _ = workspace
+    quiet = bertkit_cli("predict", "--model", folder / "run", "fine")
+    loud = bertkit_cli("predict", "--model", folder / "run", "fine", "--verbose")
+    assert quiet.returncode == loud.returncode == 0 and quiet.stdout == loud.stdout
+    assert foreign_lines(quiet.stderr) == []
+    assert foreign_lines(loud.stderr)  # TensorFlow's own start-up lines, e.g. the absl pre-init warning
+
+
+def test_a_real_error_still_surfaces(tmp_path):
+    proc = bertkit_cli("predict", "--model", tmp_path / "nope", "x")
+    assert proc.returncode == 2 and proc.stderr.startswith("bertkit predict: error: ") and "nope" in proc.stderr
+
+
+class RetracingFails(logging.Handler):
+    def emit(self, record):
+        message = record.getMessage()
+        if "triggered tf.function retracing" in message:
+            raise AssertionError(message)
+
+
+def test_no_retracing_in_train_evaluate_predict(workspace, tmp_path):
+    """The same run as a user's: one process trains with an evaluation per epoch, evaluates and predicts."""
+    import tensorflow as tf
+
+    folder, model = workspace
+    handler = RetracingFails()
+    tf.get_logger().addHandler(handler)
+    try:
+        result = bertkit.train(data=str(folder), output=str(tmp_path / "run"), model=str(model), epochs=3,
+                               max_seq_length=16, batch_size=4, mixed_precision="float32", pooling="mean",
+                               verbose=False)
+        for _ in range(3):
+            result.model.evaluate(str(folder / "test.jsonl"))
+            result.model.predict([r["text"] for r in tiny_rows(300, 2)], batch_size=8)  # several chunks
+        stats = result.stats
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert stats["traces"] <= 3  # the train step: batch lengths vary, so one relaxed retrace at most
