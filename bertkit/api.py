@@ -17,7 +17,7 @@ from bertkit.core import bundle as bundle_lib
 from bertkit.core.config import EncoderConfig, PreprocessConfig, TaskConfig, TrainConfig, split_options
 from bertkit.core.errors import BertkitError
 from bertkit.core.precision import policy_scope
-from bertkit.modeling.encoder import BertEncoder
+from bertkit.modeling.families import build_encoder
 from bertkit.tasks import get_task_class
 from bertkit.tasks.runner import TaskRunner
 from bertkit.tokenization import Tokenizer
@@ -94,7 +94,7 @@ class BertkitModel:
 
 
 def _build(task, encoder_config: EncoderConfig):
-    model = task.build_model(BertEncoder(encoder_config))
+    model = task.build_model(build_encoder(encoder_config))
     model({name: tf.zeros((1, 8), tf.int32) for name in task.model_input_names()}, training=False)  # the variables
     return model
 

@@ -125,26 +125,46 @@ def _check(f: dataclasses.Field, value) -> None:
 
 @dataclass(frozen=True)
 class EncoderConfig(JsonConfig):
-    """BERT architecture. Defaults are BERT-base."""
+    """The encoder architecture. Defaults are BERT-base; the other fields describe BERT's descendants (the
+    Hugging Face `model_type` and what differs from BERT), each off (0 / False) for BERT."""
 
     vocab_size: int = 30522
     hidden_size: int = 768
     num_layers: int = 12
     num_heads: int = 12
     intermediate_size: int = 3072
-    hidden_act: str = "gelu"  # exact erf GELU, as BERT and HF "gelu"
+    hidden_act: str = "gelu"  # exact erf GELU ("gelu"), or the tanh approximation ("gelu_new", ALBERT)
     dropout: float = 0.1  # hidden dropout
     attention_dropout: float = 0.1
     max_position_embeddings: int = 512
-    type_vocab_size: int = 2
+    type_vocab_size: int = 2  # 0: no token-type embeddings (DistilBERT, MPNet, DeBERTa-v3, ModernBERT)
     layer_norm_eps: float = 1e-12
     initializer_range: float = 0.02
+    model_type: str = "bert"  # bert, distilbert, electra, roberta, xlm-roberta, mpnet, albert, deberta-v2, modernbert
+    embedding_size: int = 0  # > 0 and != hidden_size: embeddings of this size, projected (ELECTRA, ALBERT)
+    position_offset: int = 0  # first position id (RoBERTa, XLM-R, MPNet: padding_idx + 1 = 2)
+    shared_layers: bool = False  # one layer's weights applied num_layers times (ALBERT)
+    relative_attention_buckets: int = 0  # MPNet: a learned bias per relative-distance bucket, shared by all layers
+    pooler: bool = True  # False: pooled_output is the first position's vector (no dense)
+    position_buckets: int = 0  # DeBERTa-v2: relative-position buckets (log-spaced beyond half of them)
+    max_relative_positions: int = -1  # DeBERTa-v2 (< 1: max_position_embeddings)
+    global_attn_every_n_layers: int = 0  # ModernBERT: layers 0, n, 2n, ... attend globally, the others locally
+    local_attention: int = 0  # ModernBERT: window of the local layers (a key is seen within half of it)
+    global_rope_theta: float = 160000.0  # ModernBERT: rotary base of the global layers
+    local_rope_theta: float = 10000.0  # ModernBERT: rotary base of the local layers
 
     def __post_init__(self):
         if self.hidden_size % self.num_heads:
             raise BertkitError(
                 f"EncoderConfig: hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}."
             )
+
+    @property
+    def max_seq_length(self) -> int:
+        """The longest row the encoder's positions allow."""
+        if self.model_type in ("deberta-v2", "modernbert"):
+            return self.max_position_embeddings  # relative positions: no table to run out of
+        return self.max_position_embeddings - self.position_offset
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,11 @@ def encoder_of(model: str | os.PathLike):
 
     if not is_hub_handle(model) and bundle.bundle_exists(model):
         from bertkit.api import load
-        from bertkit.modeling.encoder import BertEncoder
 
         loaded = load(model)
         encoder = getattr(loaded.model, "encoder", None)
-        if not isinstance(encoder, BertEncoder):
-            raise BertkitError(f"{model}: this bundle's model has no BertEncoder to export.")
+        if not hasattr(encoder, "named_variables"):
+            raise BertkitError(f"{model}: this bundle's model has no encoder to export.")
         return encoder, loaded.vocab_file, loaded.preprocess.do_lower_case, f"fine-tuned encoder of {loaded.path}"
     from bertkit.weights import load_pretrained
 
@@ -64,5 +63,9 @@ def export_encoder(model: str | os.PathLike, format: str, output: str | os.PathL
     if output.exists() and not output.is_dir():
         raise BertkitError(f"--output {output}: exists and is a file; pass a folder path.")
     encoder, vocab_file, do_lower_case, _ = encoder_of(model)
+    family = encoder.config.model_type
+    if format in ("tfhub", "tf1") and family != "bert":
+        raise BertkitError(f"{model}: a {family} encoder has no {format} layout (TF Hub and Google checkpoints are "
+                           "BERT's); export it with --format hf.")
     save(encoder, vocab_file, do_lower_case, str(output))
     return output

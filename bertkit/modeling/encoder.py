@@ -1,8 +1,13 @@
-"""Native Keras 3 BERT encoder with the TF Hub seam names.
+"""Native Keras 3 BERT encoder with the TF Hub seam names, and the BERT descendants that share its maths.
 
 Inputs (dict of int32 `[B, T]`): `input_word_ids`, `input_mask`, `input_type_ids`, for any
-`T <= max_position_embeddings`. Outputs (dict, float32): `sequence_output` `[B, T, H]` and
-`pooled_output` `[B, H]` (tanh dense on the [CLS] position).
+`T <= config.max_seq_length`. Outputs (dict, float32): `sequence_output` `[B, T, H]` and
+`pooled_output` `[B, H]` (tanh dense on the first position; without a pooler, that position's vector).
+
+The same blocks, by `EncoderConfig` options, are DistilBERT (no token types), ELECTRA (embeddings of
+another size, projected), RoBERTa / XLM-R (positions from `position_offset`), MPNet (a relative-position
+bias shared by all layers) and ALBERT (projected embeddings, one layer's weights applied `num_layers`
+times, tanh GELU). DeBERTa-v2 and ModernBERT differ in their attention and have their own modules.
 
 Post-LayerNorm blocks as in the original BERT. Under a mixed policy (e.g. "mixed_bfloat16") the
 matmuls run in the compute dtype, while the residual stream, every LayerNorm and the attention
@@ -13,7 +18,9 @@ Variable paths (`encoder.named_variables()` keys) are what weight loaders map to
     embeddings/word_embeddings                    [V, H]
     embeddings/position_embeddings                [P, H]
     embeddings/token_type_embeddings              [TV, H]
-    embeddings/layer_norm/{gamma,beta}            [H]
+    embeddings/layer_norm/{gamma,beta}            [H]   ([E] with embedding_size E; then:)
+    embeddings/projection/{kernel,bias}           [E, H], [H]
+    relative_attention_bias/embeddings            [buckets, N]   (MPNet)
     layer_{i}/attention/{query,key,value}/kernel  [H, H]   (input-major: y = x @ kernel + bias)
     layer_{i}/attention/{query,key,value}/bias    [H]
     layer_{i}/attention/output/{kernel,bias}      [H, H], [H]
@@ -21,7 +28,9 @@ Variable paths (`encoder.named_variables()` keys) are what weight loaders map to
     layer_{i}/intermediate/{kernel,bias}          [H, I], [I]
     layer_{i}/output/{kernel,bias}                [I, H], [H]
     layer_{i}/output_layer_norm/{gamma,beta}      [H]
-    pooler/dense/{kernel,bias}                    [H, H], [H]
+    pooler/dense/{kernel,bias}                    [H, H], [H]   (with a pooler)
+
+With `shared_layers` there is one `layer_0`, applied `num_layers` times.
 """
 
 from __future__ import annotations
@@ -80,6 +89,11 @@ def _gelu_inference(x):
     return 0.5 * x * (1.0 + tf.math.erf(x * tf.constant(1.0 / math.sqrt(2.0), x.dtype)))
 
 
+def _tanh_gelu(x):
+    """The tanh approximation of GELU (HF "gelu_new", ALBERT's; Google's and Model Garden's BERT too)."""
+    return tf.nn.gelu(x, approximate=True)
+
+
 def _project(x, denses, activation=None):
     """`x @ concat(kernels) + concat(biases)` for Dense layers that share the input `x` `[B, T, H]`.
 
@@ -113,25 +127,34 @@ class Embeddings(keras.layers.Layer):
     def build(self, word_ids_shape, type_ids_shape=None):
         c = self.config
         init = keras.initializers.TruncatedNormal(stddev=c.initializer_range)
+        self.size = c.embedding_size or c.hidden_size  # E
         self.word_embeddings = self.add_weight(
-            shape=(c.vocab_size, c.hidden_size), initializer=init, name="word_embeddings")
+            shape=(c.vocab_size, self.size), initializer=init, name="word_embeddings")
         self.position_embeddings = self.add_weight(
-            shape=(c.max_position_embeddings, c.hidden_size), initializer=init, name="position_embeddings")
-        self.token_type_embeddings = self.add_weight(
-            shape=(c.type_vocab_size, c.hidden_size), initializer=init, name="token_type_embeddings")
-        self.layer_norm.build((None, None, c.hidden_size))
+            shape=(c.max_position_embeddings, self.size), initializer=init, name="position_embeddings")
+        if c.type_vocab_size:
+            self.token_type_embeddings = self.add_weight(
+                shape=(c.type_vocab_size, self.size), initializer=init, name="token_type_embeddings")
+        self.layer_norm.build((None, None, self.size))
+        self.projection = None
+        if self.size != c.hidden_size:  # ELECTRA's embeddings_project, ALBERT's embedding_hidden_mapping_in
+            self.projection = _dense(c.hidden_size, c, "projection")
+            self.projection.build((None, None, self.size))
 
     def call(self, word_ids, type_ids, training=None):
+        c = self.config
         seq_len = ops.shape(word_ids)[1]
-        if isinstance(seq_len, int) and seq_len > self.config.max_position_embeddings:
-            raise BertkitError(
-                f"sequence length {seq_len} exceeds max_position_embeddings "
-                f"{self.config.max_position_embeddings} of this encoder; use a shorter max_seq_length."
-            )
-        x = ops.take(self.word_embeddings, word_ids, axis=0)  # [B, T, H]
-        x += ops.take(self.token_type_embeddings, type_ids, axis=0)  # [B, T, H]
-        x += ops.slice(self.position_embeddings, (0, 0), (seq_len, self.config.hidden_size))[None]  # [1, T, H]
+        if isinstance(seq_len, int) and seq_len > c.max_seq_length:
+            raise BertkitError(f"sequence length {seq_len} exceeds the {c.max_seq_length} positions of this "
+                               "encoder; use a shorter max_seq_length.")
+        x = ops.take(self.word_embeddings, word_ids, axis=0)  # [B, T, E]
+        if c.type_vocab_size:
+            x += ops.take(self.token_type_embeddings, type_ids, axis=0)  # [B, T, E]
+        # Right-padded rows: position j is j + offset (RoBERTa counts from padding_idx + 1).
+        x += ops.slice(self.position_embeddings, (c.position_offset, 0), (seq_len, self.size))[None]  # [1, T, E]
         x = self.layer_norm(x)
+        if self.projection is not None:
+            x = ops.cast(self.projection(x), "float32")  # [B, T, H]
         return self.dropout(x, training=training)  # [B, T, H] float32
 
 
@@ -153,7 +176,7 @@ class SelfAttention(keras.layers.Layer):
             dense.build(x_shape)
         self.output_dense.build(x_shape)
 
-    def call(self, x, input_mask, training=None):
+    def call(self, x, input_mask, bias=None, training=None):
         batch, seq_len, hidden = ops.shape(x)
         qkv = _project(x, (self.query, self.key, self.value))  # [B, T, 3H]
         qkv = ops.reshape(qkv, (batch, seq_len, 3, self.num_heads, self.head_size))  # [B, T, 3, N, D]
@@ -165,6 +188,8 @@ class SelfAttention(keras.layers.Layer):
         scores = ops.cast(ops.einsum("bntd,bnsd->bnts", q, k), "float32")  # [B, N, T, T]
         key_is_pad = 1.0 - ops.cast(input_mask, "float32")  # [B, T]
         scores += key_is_pad[:, None, None, :] * MASK_NEGATIVE  # [B, N, T, T]
+        if bias is not None:
+            scores += bias[None]  # [1, N, T, T] relative-position bias
         probs = ops.softmax(scores, axis=-1)  # [B, N, T, T] float32
         probs = self.dropout(ops.cast(probs, self.compute_dtype), training=training)
 
@@ -176,12 +201,13 @@ class SelfAttention(keras.layers.Layer):
 class TransformerBlock(keras.layers.Layer):
     """Post-LayerNorm BERT block: x = LN(x + Attn(x)); x = LN(x + FFN(x))."""
 
-    def __init__(self, config: EncoderConfig, **kwargs):
+    def __init__(self, config: EncoderConfig, attention=None, **kwargs):
         # autocast=False: the float32 residual stream must not be cast on entry; the sublayers
         # cast their own inputs to the compute dtype.
         super().__init__(autocast=False, **kwargs)
         self.hidden_size = config.hidden_size
-        self.attention = SelfAttention(config, name="attention")
+        self.tanh_gelu = config.hidden_act == "gelu_new"
+        self.attention = attention or SelfAttention(config, name="attention")  # DeBERTa brings its own
         self.attention_output_dropout = Dropout(config.dropout)
         self.attention_layer_norm = _layer_norm(config, "attention_layer_norm")
         self.intermediate = _dense(config.intermediate_size, config, "intermediate")  # GELU: in call()
@@ -189,18 +215,19 @@ class TransformerBlock(keras.layers.Layer):
         self.output_dropout = Dropout(config.dropout)
         self.output_layer_norm = _layer_norm(config, "output_layer_norm")
 
-    def build(self, x_shape, input_mask_shape=None):
-        self.attention.build(x_shape, input_mask_shape)
+    def build(self, x_shape):
+        self.attention.build(x_shape)
         self.attention_layer_norm.build(x_shape)
         self.intermediate.build(x_shape)
         self.output_dense.build((None, None, self.intermediate.units))
         self.output_layer_norm.build(x_shape)
 
-    def call(self, x, input_mask, training=None):  # x: [B, T, H] float32
-        a = self.attention(x, input_mask, training=training)  # [B, T, H] compute dtype
+    def call(self, x, input_mask, *context, training=None):  # x: [B, T, H] float32
+        a = self.attention(x, input_mask, *context, training=training)  # [B, T, H] compute dtype
         a = self.attention_output_dropout(a, training=training)
         x = self.attention_layer_norm(x + ops.cast(a, "float32"))  # [B, T, H] float32
-        h = _project(x, (self.intermediate,), _gelu if training else _gelu_inference)  # [B, T, I] compute dtype
+        act = _tanh_gelu if self.tanh_gelu else _gelu if training else _gelu_inference
+        h = _project(x, (self.intermediate,), act)  # [B, T, I] compute dtype
         h = self.output_dropout(_project(h, (self.output_dense,)), training=training)  # [B, T, H]
         return self.output_layer_norm(x + ops.cast(h, "float32"))  # [B, T, H] float32
 
@@ -219,6 +246,65 @@ class Pooler(keras.layers.Layer):
         return ops.cast(self.dense(x[:, 0, :]), "float32")  # [B, H]
 
 
+class FirstToken(keras.layers.Layer):
+    """The pooled output of an encoder without a pooler: the first position's vector, as it is."""
+
+    def call(self, x):  # x: [B, T, H]
+        return ops.cast(x[:, 0, :], "float32")  # [B, H]
+
+
+class RelativePositionBias(keras.layers.Layer):
+    """MPNet's attention bias: a learned value per head for each bucket of the key-minus-query distance,
+    computed once and added in every layer. Buckets are T5's (16 per direction: exact below 8, then
+    log-spaced up to 128), as transformers computes them in float32 (`relative_buckets`)."""
+
+    def __init__(self, config: EncoderConfig, **kwargs):
+        super().__init__(dtype="float32", **kwargs)
+        self.config = config
+        self.buckets = relative_buckets(config.max_position_embeddings)  # [2D + 1] for distance -D..D
+
+    def build(self, seq_shape=None):
+        c = self.config
+        self.embeddings = self.add_weight(shape=(c.relative_attention_buckets, c.num_heads), name="embeddings",
+                                          initializer=keras.initializers.TruncatedNormal(stddev=c.initializer_range))
+
+    def call(self, x):  # x: [B, T, H]
+        t = ops.shape(x)[1]
+        distance = ops.arange(t)[None, :] - ops.arange(t)[:, None]  # [T, T] key minus query
+        bucket = ops.take(self.buckets, distance + len(self.buckets) // 2)  # [T, T]
+        return ops.transpose(ops.take(self.embeddings, bucket, axis=0), (2, 0, 1))  # [N, T, T]
+
+
+def relative_buckets(max_distance_seen: int, num_buckets: int = 32, max_distance: int = 128):
+    """MPNet's bucket of every key-minus-query distance in -D..D, with transformers' float32 arithmetic
+    (a float64 log would round some boundaries the other way)."""
+    import numpy as np
+
+    relative = np.arange(-max_distance_seen, max_distance_seen + 1)
+    n = -relative
+    half, exact = num_buckets // 2, num_buckets // 4
+    f = np.float32
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) only where n < exact, unused
+        large = exact + (np.log(np.abs(n).astype(f) / f(exact)) / f(np.log(max_distance / exact))
+                         * f(half - exact)).astype(np.int64)
+    magnitude = np.where(np.abs(n) < exact, np.abs(n), np.minimum(large, half - 1))
+    return tf.constant(np.where(n < 0, half, 0) + magnitude, tf.int32)
+
+
+def named_variables(encoder: keras.Model, anchor: str) -> dict:
+    """`{path: variable}` of an encoder, paths without whatever scope the encoder was built in.
+
+    Paths are fixed when variables are created and carry the creator's scope if the encoder was built
+    inside another layer; `anchor` (the path of a variable we know) tells how much to strip."""
+    found = next(v for v in encoder.weights if v.path.endswith(anchor))
+    prefix = found.path[: -len(anchor)]
+    weights = list({id(v): v for v in encoder.weights}.values())  # a shared layer's once
+    named = {v.path[len(prefix):]: v for v in weights}
+    if len(named) != len(weights):
+        raise RuntimeError(f"{type(encoder).__name__} has duplicate variable paths.")
+    return named
+
+
 class BertEncoder(keras.Model):
     """BERT encoder as a functional Keras model built from an `EncoderConfig`.
 
@@ -229,13 +315,19 @@ class BertEncoder(keras.Model):
     """
 
     def __init__(self, config: EncoderConfig, name: str = "bert_encoder", **kwargs):
-        if config.hidden_act != "gelu":
-            raise BertkitError(f"EncoderConfig.hidden_act {config.hidden_act!r} is not supported; only 'gelu'.")
+        if config.hidden_act not in ("gelu", "gelu_new"):
+            raise BertkitError(f"EncoderConfig.hidden_act {config.hidden_act!r} is not supported; 'gelu' (exact) "
+                               "or 'gelu_new' (tanh approximation).")
         inputs = {n: keras.Input(shape=(None,), dtype="int32", name=n) for n in INPUT_NAMES}
         x = Embeddings(config, name="embeddings")(inputs["input_word_ids"], inputs["input_type_ids"])
+        bias = None
+        if config.relative_attention_buckets:
+            bias = RelativePositionBias(config, name="relative_attention_bias")(x)  # [N, T, T]
+        shared = TransformerBlock(config, name="layer_0") if config.shared_layers else None
         for i in range(config.num_layers):
-            x = TransformerBlock(config, name=f"layer_{i}")(x, inputs["input_mask"])  # [B, T, H]
-        pooled = Pooler(config, name="pooler")(x)  # [B, H]
+            block = shared or TransformerBlock(config, name=f"layer_{i}")
+            x = block(x, inputs["input_mask"], *([] if bias is None else [bias]))  # [B, T, H]
+        pooled = (Pooler(config, name="pooler") if config.pooler else FirstToken(name="first_token"))(x)  # [B, H]
         super().__init__(
             inputs=inputs, outputs={"sequence_output": x, "pooled_output": pooled}, name=name, **kwargs
         )
@@ -243,14 +335,7 @@ class BertEncoder(keras.Model):
 
     def named_variables(self) -> dict[str, keras.Variable]:
         """Returns `{path: variable}` with paths as in the module docstring (no model prefix)."""
-        # Paths are fixed when variables are created and carry the creator's scope if the encoder
-        # was built inside another layer; strip whatever precedes our own names.
-        anchor = self.get_layer("embeddings").word_embeddings.path
-        prefix = anchor[: -len("embeddings/word_embeddings")]
-        named = {v.path[len(prefix):]: v for v in self.weights}
-        if len(named) != len(self.weights):
-            raise RuntimeError("BertEncoder has duplicate variable paths.")
-        return named
+        return named_variables(self, "embeddings/word_embeddings")
 
     def get_config(self):
         return {"config": self.config.to_dict(), "name": self.name}

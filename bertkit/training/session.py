@@ -127,9 +127,9 @@ def build(r: Run) -> Built:
     c = r.config
     with r.strategy.scope():
         pretrained = load_pretrained(r.model_path)
-        if r.preprocess.max_seq_length > pretrained.encoder_config.max_position_embeddings:
+        if r.preprocess.max_seq_length > pretrained.encoder_config.max_seq_length:
             raise BertkitError(f"--max-seq-length {r.preprocess.max_seq_length} exceeds the model's "
-                               f"{pretrained.encoder_config.max_position_embeddings} positions.")
+                               f"{pretrained.encoder_config.max_seq_length} positions.")
         r.preprocess = dataclasses.replace(r.preprocess, do_lower_case=pretrained.do_lower_case)
         tokenizer = Tokenizer(pretrained.vocab_file, pretrained.do_lower_case)
         task_config = r.task_cls.configure(r.train_examples, pooling=r.head.get("pooling") or pretrained.default_pooling,

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Callable
 
 from bertkit.core.config import EncoderConfig
-from bertkit.modeling.encoder import BertEncoder
 from bertkit.core.errors import BertkitError
 
 
@@ -16,7 +15,7 @@ from bertkit.core.errors import BertkitError
 class Pretrained:
     """A loaded pretrained encoder and what preprocessing must match it."""
 
-    encoder: BertEncoder
+    encoder: object  # the family's encoder (bertkit.modeling.families)
     encoder_config: EncoderConfig
     vocab_file: str
     do_lower_case: bool

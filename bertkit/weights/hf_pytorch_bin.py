@@ -22,10 +22,9 @@ from typing import NamedTuple
 import ml_dtypes
 import numpy as np
 
-from bertkit.modeling.encoder import BertEncoder
 from bertkit.core.errors import BertkitError
 from bertkit.weights import hf_safetensors
-from bertkit.weights.base import Loader, Pretrained, read_json, sentence_transformers_pooling
+from bertkit.weights.base import Loader, Pretrained
 
 NAME = "hf_pytorch_bin"
 WEIGHTS_FILE = "pytorch_model.bin"
@@ -134,19 +133,9 @@ def load(folder: Path) -> Pretrained:
     Returns:
         The `Pretrained` encoder, its config, vocabulary, casing and default pooling.
     """
-    config_file = folder / hf_safetensors.CONFIG_FILE
-    config = hf_safetensors.encoder_config_from_hf(read_json(config_file), str(config_file))
-    vocab_file = folder / hf_safetensors.VOCAB_FILE
-    if not vocab_file.is_file():
-        raise BertkitError(f"{folder}: no {hf_safetensors.VOCAB_FILE}; a HF BERT folder needs its WordPiece "
-                           "vocabulary.")
-    do_lower_case = hf_safetensors.read_do_lower_case(folder)
-    encoder = BertEncoder(config)
-    hf_safetensors.assign_hf_tensors(encoder, read_state_dict(folder / WEIGHTS_FILE), str(folder / WEIGHTS_FILE))
-    return Pretrained(encoder=encoder, encoder_config=config, vocab_file=str(vocab_file),
-                      do_lower_case=do_lower_case, source_format=NAME,
-                      default_pooling=sentence_transformers_pooling(folder))
+    encoder = hf_safetensors.load_encoder(folder, read_state_dict(folder / WEIGHTS_FILE), WEIGHTS_FILE)
+    return hf_safetensors.pretrained(folder, encoder, NAME)
 
 
-LOADER = Loader(expects=f"{hf_safetensors.CONFIG_FILE} (model_type bert), {WEIGHTS_FILE}, "
+LOADER = Loader(expects=f"{hf_safetensors.CONFIG_FILE} (a family bertkit loads), {WEIGHTS_FILE}, "
                         f"{hf_safetensors.VOCAB_FILE}", detect=detect, load=load)

@@ -30,7 +30,7 @@ from bertkit.modeling.encoder import BertEncoder
 from bertkit.core.errors import BertkitError
 from bertkit.core.io import atomic_directory
 from bertkit.weights.base import Loader, Pretrained, read_json
-from bertkit.weights.hf_safetensors import CONFIG_KEYS
+from bertkit.weights.hf_families import BERT_KEYS as CONFIG_KEYS
 from bertkit.weights.mapping import Table, assign_tables, expand, export_tables
 
 NAME = "tf1_checkpoint"
