@@ -99,6 +99,16 @@ def test_ner_predicts_entities_with_offsets_over_windows(ner_run):
     assert len(rows[1]["words"]) == 36
 
 
+def test_ner_answers_do_not_depend_on_how_rows_are_batched(ner_run):
+    # Rows of many lengths: batches of 2 pad to short and long widths, one batch of 64 pads all to the longest.
+    result, _ = ner_run
+    texts = ["bob", "ann", "ann was in rome", "ann was in new york but tom was thin " * 3, "tom", "tom loved paris",
+             "the plot is thin but bob loved it in oslo", "i was bored"]  # the shortest rows batch to width 8
+    small, large = result.model.predict_scores(texts, batch_size=2), result.model.predict_scores(texts, batch_size=64)
+    for a, b in zip(small, large):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
 def test_ner_unknown_tag_at_evaluation(ner_run, tmp_path):
     result, _ = ner_run
     bad = tmp_path / "bad.conll"

@@ -66,7 +66,11 @@ class TaskRunner:
             if out is None:
                 width = (int(rows.lengths.max()),) if batch.ndim >= 3 else ()
                 out = np.zeros((len(rows), *width, *batch.shape[1 + len(width):]), np.float32)
-            out[index] = batch[:, :out.shape[1]] if batch.ndim >= 3 else batch
+            if batch.ndim >= 3:  # a batch pads to its own longest row: shorter or longer than the chunk's
+                w = min(batch.shape[1], out.shape[1])
+                out[index, :w] = batch[:, :w]
+            else:
+                out[index] = batch
         return out if out is not None else np.zeros((0, 1), np.float32)
 
     def serving_function(self):
