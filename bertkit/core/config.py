@@ -213,6 +213,8 @@ class TrainConfig(JsonConfig):
     clip_norm: float = option(1.0, "clip the step's gradient to this global norm", above=0.0)
     seed: int = option(42, "fixes sampling, data order, dropout and head initialisation")
     train_samples: int | None = option(None, "sample N training examples (seeded)", minimum=1, unset="all")
+    samples_per_class: int | None = option(None, "classify: sample N training examples of each label (seeded)",
+                                           minimum=1, unset="all")
     test_samples: int | None = option(None, "sample N test examples (seeded)", minimum=1, unset="all")
     mixed_precision: str = option("auto", "compute precision (auto: bf16 on CPUs and GPUs that have it, else "
                                   "float32)", choices=PRECISIONS)
@@ -229,6 +231,11 @@ class TrainConfig(JsonConfig):
     tpu: str | None = option(None, "TPU name or grpc:// address for --strategy tpu", unset="TPU_NAME")
     jit_compile: bool = option(False, "compile the train step with XLA (slower on the CPUs measured)", flag="--xla")
     eval_every_epoch: bool = option(True, "evaluate on the test split after every epoch", cli=False)
+    method: str = option("fine-tune", "classify: fine-tune the encoder with the head, or few-shot (SetFit-style: "
+                         "contrastive pairs tune the encoder, then a logistic-regression head on its embeddings)",
+                         choices=("fine-tune", "few-shot"))
+    pair_iterations: int = option(20, "few-shot: rounds of pairs; each round pairs every example with one of its "
+                                  "label and one of another label", minimum=1)
 
     @property
     def keeps_best(self) -> bool:

@@ -8,6 +8,7 @@ from bertkit.data.datasets import (
     locate_splits,
     resolve_data,
     sample_examples,
+    sample_per_class,
 )
 from bertkit.data.conll import TokenExample, read_conll
 from bertkit.data.examples import Example
@@ -46,4 +47,5 @@ __all__ = [
     "read_tsv",
     "resolve_data",
     "sample_examples",
+    "sample_per_class",
 ]

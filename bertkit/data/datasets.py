@@ -169,6 +169,24 @@ def sample_examples(examples: list, n: int | None, seed: int = 42) -> list:
     return [examples[i] for i in idx]
 
 
+def sample_per_class(examples: list, n: int, seed: int = 42) -> list:
+    """A seeded sample of `n` examples of every label (all of a label's if it has fewer), in file order.
+
+    Raises:
+        BertkitError: an example without a single label (a list, or none), naming it.
+    """
+    by_label: dict[str, list[int]] = {}
+    for i, e in enumerate(examples):
+        if e.label is None or isinstance(e.label, (list, tuple)):
+            raise BertkitError(f"{e.guid}: samples per class need one label per example; this one has "
+                               f"{e.label!r}.")
+        by_label.setdefault(str(e.label), []).append(i)
+    rng = np.random.default_rng(seed)
+    kept = [j for label in sorted(by_label) for j in
+            (by_label[label] if len(by_label[label]) <= n else rng.choice(by_label[label], size=n, replace=False))]
+    return [examples[i] for i in sorted(kept)]
+
+
 def _describe(role: str, path: Path, full: list, kept: list, n, seed) -> str:
     text = f"{role} {path} ({len(full):,} examples"
     if n is not None and len(kept) < len(full):

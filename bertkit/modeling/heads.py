@@ -27,27 +27,35 @@ class PooledHead(keras.Model):
         pooling: "cls" reads `pooled_output` (BERT's tanh pooler, the tutorial's choice); "mean" the
             masked mean of `sequence_output` (what sentence-transformers models were trained with).
         dropout: dropout rate before the dense layer.
+        normalize: L2-normalise the pooled vector (sentence-transformers' Normalize; few-shot training).
     """
 
-    def __init__(self, encoder, units: int, pooling: str = "cls", dropout: float = 0.1, **kwargs):
+    def __init__(self, encoder, units: int, pooling: str = "cls", dropout: float = 0.1, normalize: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         if pooling not in ("cls", "mean"):
             raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
         self.encoder = encoder
         self.pooling = pooling
+        self.normalize = normalize
         self.dropout = Dropout(dropout)
         self.classifier = keras.layers.Dense(
             units, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.02), dtype="float32",
             name="classifier")
 
-    def call(self, inputs, training=False):
+    def embed(self, inputs, training=False):
+        """The pooled (and maybe normalised) vector `[B, H]` float32 the classifier reads."""
         out = self.encoder({k: inputs[k] for k in INPUT_NAMES}, training=training)
         if self.pooling == "mean":
             pooled = masked_mean(out["sequence_output"], inputs["input_mask"])  # [B, H]
         else:
             pooled = out["pooled_output"]  # [B, H]
-        pooled = self.dropout(pooled, training=training)
-        return self.classifier(tf.cast(pooled, tf.float32))  # [B, units]
+        pooled = tf.cast(pooled, tf.float32)
+        return tf.math.l2_normalize(pooled, axis=-1) if self.normalize else pooled
+
+    def call(self, inputs, training=False):
+        pooled = self.dropout(self.embed(inputs, training=training), training=training)
+        return self.classifier(pooled)  # [B, units]
 
 
 PAD_LOGIT = -1e4  # span logits of padding positions: softmax gives them ~0

@@ -22,7 +22,7 @@ from bertkit.core.config import PreprocessConfig, TaskConfig, TrainConfig
 from bertkit.core.errors import BertkitError
 from bertkit.core.io import atomic_write_text
 from bertkit.core.precision import policy_scope
-from bertkit.data import resolve_data
+from bertkit.data import resolve_data, sample_per_class
 from bertkit.report.predictions import save_eval_predictions
 from bertkit.tasks import get_task_class
 from bertkit.tasks.runner import TaskRunner
@@ -98,8 +98,15 @@ def run(data, output, *, model, task: str, task_options: dict, config: TrainConf
 def prepare(data, output, *, model, task, task_options, config, preprocess, head, resume, verbose) -> Run:
     """Reads the data, finds the model folder, checks the run folder and picks the strategy."""
     task_cls = get_task_class(task)
+    if (config.samples_per_class or config.method != "fine-tune") and task != "classify":
+        raise BertkitError(f"--samples-per-class and --method {config.method} are for --task classify, not {task}.")
     train_examples, test_examples, description = task_cls.read_data(
         data, train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+    if config.samples_per_class:
+        train_examples = sample_per_class(train_examples, config.samples_per_class, config.seed)
+        description += f"; {config.samples_per_class} per label: {len(train_examples)} examples (seed {config.seed})"
+    if config.method == "few-shot":
+        task_options = {**(task_options or {}), "normalize": "on"}  # SetFit's sentence-transformers embeddings
     model_path = resolve_model_path(model) if model is not None else Path(default_model_path())
     run_dir = Path(output) if output is not None else None
     _check_run_dir(run_dir, resume)
@@ -140,12 +147,17 @@ def build(r: Run) -> Built:
         runner = TaskRunner(task, model)
         features = TaskRunner(task).features(r.train_examples)  # every row once; epochs only reorder them
         model({k: tf.zeros((1, 8), tf.int32) for k in task.model_input_names()}, training=False)
+        optimizer, checkpointer = None, None
+        if c.method == "few-shot":  # its own optimizer, over pairs (tasks.classify.few_shot); no checkpoints
+            if r.resume or c.checkpoint_every or c.keeps_best:
+                raise BertkitError("--method few-shot trains in one pass: --resume, --checkpoint-every, --patience "
+                                   "and --keep-best do not apply.")
+            return Built(pretrained, task, model, runner, features, optimizer, checkpointer)
         steps = _steps_per_epoch(len(features), c) * c.epochs
         optimizer = create_optimizer(model.trainable_variables, c.learning_rate, steps, c.warmup_fraction,
                                      c.weight_decay, clip_norm=None,  # the loop clips the global gradient
                                      loss_scale=r.policy == "mixed_float16")
         optimizer.build(model.trainable_variables)
-        checkpointer = None
         if r.run_dir is not None:
             folder = r.run_dir / "checkpoints" if is_chief() else Path(tempfile.mkdtemp(prefix="bertkit-worker-"))
             checkpointer = Checkpointer(folder, model, optimizer, keep=c.keep_checkpoints)
@@ -190,10 +202,16 @@ def fit(r: Run, b: Built):
         return m
 
     try:
-        stats = run_training(b.model, task, lambda epoch: _epoch_dataset(b, c, epoch), b.optimizer, c,
-                             num_rows=len(b.features), main_metric=task.main_metric(), verbose=r.verbose,
-                             strategy=r.strategy, history=history, on_epoch_end=on_epoch_end,
-                             checkpointer=b.checkpointer)
+        if c.method == "few-shot":
+            from bertkit.tasks.classify.few_shot import tune_and_fit
+
+            stats = tune_and_fit(r, b, history)
+            stats["best_epoch"] = 0
+        else:
+            stats = run_training(b.model, task, lambda epoch: _epoch_dataset(b, c, epoch), b.optimizer, c,
+                                 num_rows=len(b.features), main_metric=task.main_metric(), verbose=r.verbose,
+                                 strategy=r.strategy, history=history, on_epoch_end=on_epoch_end,
+                                 checkpointer=b.checkpointer)
         metrics = _final_metrics(r, b, history, stats, on_epoch_end)
     finally:
         history.close()
@@ -215,7 +233,7 @@ def _final_metrics(r: Run, b: Built, history: History, stats: dict, on_epoch_end
         history.log("best", int(b.optimizer.iterations.numpy()), epoch=stats["best_epoch"],
                     metric=stats["best_metric"])
     epochs = [rec for rec in history.records if rec["kind"] == "epoch"]
-    if restored or (not epochs and r.test_examples):
+    if restored or (r.test_examples and not (epochs and epochs[-1].get("eval"))):  # e.g. few-shot: after the head
         final = on_epoch_end(stats["best_epoch"] or r.config.epochs)
     else:
         final = epochs[-1].get("eval") if epochs else None

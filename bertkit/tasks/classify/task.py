@@ -18,13 +18,16 @@ from bertkit.core.errors import BertkitError
 from bertkit.data import LabelVocab
 from bertkit.metrics import classification_metrics
 from bertkit.tasks.base import Output, ServingSignature, TaskOption
+from bertkit.modeling.heads import PooledHead
 from bertkit.tasks.sentence import SentenceTask, detect_pair
 
 
 class ClassifyTask(SentenceTask):
     name = "classify"
     options = (TaskOption("symmetric", "off", "pairs only: read each pair in both orders and predict their "
-                          "mean (for order-free relations such as paraphrase)", ("on", "off")),)
+                          "mean (for order-free relations such as paraphrase)", ("on", "off")),
+               TaskOption("normalize", "off", "L2-normalise the pooled vector before the head (few-shot training "
+                          "turns it on)", ("on", "off")))
     label_dtype = tf.int32
 
     @classmethod
@@ -34,7 +37,7 @@ class ClassifyTask(SentenceTask):
         is_pair = detect_pair(train_examples, source)
         if options["symmetric"] == "on" and not is_pair:
             raise BertkitError(f"task option symmetric=on needs sentence pairs, but {source} has no text_b.")
-        extra = {"symmetric": "on"} if options["symmetric"] == "on" else {}
+        extra = {k: v for k, v in options.items() if v != "off"}  # bundles record what is on
         return TaskConfig(task=cls.name, labels=vocab.names, label_type=vocab.label_type, pooling=pooling,
                           head_dropout=head_dropout, is_pair=is_pair, extra=extra)
 
@@ -56,6 +59,10 @@ class ClassifyTask(SentenceTask):
 
     def labels_of(self, examples) -> np.ndarray:
         return self.vocab.encode(examples)  # [N]; names the file:line of an unknown label
+
+    def build_model(self, encoder):
+        return PooledHead(encoder, self.units, pooling=self.config.pooling, dropout=self.config.head_dropout,
+                          normalize=self.option("normalize") == "on")
 
     def loss(self, labels, logits):
         if self.binary:  # logits [B, 1]

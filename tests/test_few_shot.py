@@ -1,0 +1,81 @@
+"""Few-shot classification (SetFit-style) and samples per class: pairs, the head's solver against
+scikit-learn (golden from scripts/make_golden_logreg.py), and the method end to end on a tiny model."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bertkit
+from bertkit.core.errors import BertkitError
+from bertkit.data import Example, sample_per_class
+from bertkit.tasks.classify.few_shot import logistic_regression, make_pairs
+from tests.conftest import tiny_rows, write_jsonl
+
+KW = dict(max_seq_length=16, batch_size=8, mixed_precision="float32", verbose=False)
+
+
+def test_pairs_one_same_and_one_other_label_per_example_and_round():
+    labels = np.array([0, 0, 1, 1, 1, 2, 2])
+    left, right, target = make_pairs(labels, rounds=3, seed=0)
+    assert len(left) == 2 * 3 * len(labels)
+    same = labels[left] == labels[right]
+    np.testing.assert_array_equal(same, target == 1.0)
+    assert (left != right).all()  # every label here has two or more examples
+    assert sorted(np.bincount(left)) == [6] * 7  # each example twice per round
+    np.testing.assert_array_equal(make_pairs(labels, 3, 0)[1], right)  # seeded
+
+
+def test_head_solver_equals_scikit_learn():
+    golden = json.loads((Path(__file__).parent / "golden" / "logreg.json").read_text())
+    for case in golden["cases"]:
+        x, y = np.array(case["x"]), np.array(case["labels"])
+        kernel, bias = logistic_regression(x, y, case["classes"])
+        z = x @ kernel + bias
+        if case["classes"] == 2:
+            p = 1 / (1 + np.exp(-z[:, 0]))
+            p = np.stack([1 - p, p], axis=1)
+        else:
+            p = np.exp(z - z.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(p, case["probabilities"], atol=1e-6)
+
+
+def test_samples_per_class():
+    examples = [Example(f"t{i}", label=i % 3, guid=str(i)) for i in range(30)] + [Example("x", label=9, guid="x")]
+    kept = sample_per_class(examples, 4, seed=1)
+    assert sorted(np.bincount([e.label for e in kept])[[0, 1, 2, 9]]) == [1, 4, 4, 4]  # label 9 has one
+    positions = [examples.index(e) for e in kept]
+    assert positions == sorted(positions)  # file order
+    assert kept == sample_per_class(examples, 4, seed=1) != sample_per_class(examples, 4, seed=2)
+    with pytest.raises(BertkitError, match="r:2: samples per class need one label"):
+        sample_per_class([Example("a", label=["x"], guid="r:2")], 1)
+
+
+def test_few_shot_trains_exports_and_reloads(tmp_path, tiny_model_dir):
+    write_jsonl(tmp_path / "train.jsonl", tiny_rows(48, 0))
+    write_jsonl(tmp_path / "test.jsonl", tiny_rows(16, 1))
+    result = bertkit.train(data=str(tmp_path), output=str(tmp_path / "run"), model=str(tiny_model_dir),
+                           method="few-shot", samples_per_class=4, epochs=2, pair_iterations=5, pooling="mean",
+                           learning_rate=1e-3, **KW)
+    assert result.stats["train_examples"] == 2 * 2 * 5 * 8  # epochs x pairs (2 per example, 5 rounds, 8 examples)
+    assert result.metrics["n"] == 16 and result.model.task_config.extra == {"normalize": "on"}
+    texts = ["the movie was great", "awful plot"]
+    again = bertkit.load(tmp_path / "run")
+    np.testing.assert_array_equal(again.predict_scores(texts), result.model.predict_scores(texts))
+    from bertkit.export.savedmodel import export_model
+
+    export_model(again, tmp_path / "export")  # checks the export against predict
+
+
+def test_method_and_samples_errors(tmp_path, tiny_model_dir):
+    write_jsonl(tmp_path / "train.jsonl", tiny_rows(16, 0))
+    with pytest.raises(BertkitError, match="--samples-per-class and --method few-shot are for --task classify"):
+        bertkit.train(data=str(tmp_path / "train.jsonl"), model=str(tiny_model_dir), task="regression",
+                      method="few-shot", **KW)
+    with pytest.raises(BertkitError, match="--method must be one of fine-tune, few-shot"):
+        bertkit.train(data=str(tmp_path / "train.jsonl"), model=str(tiny_model_dir), method="zero-shot", **KW)
+    with pytest.raises(BertkitError, match="few-shot trains in one pass"):
+        bertkit.train(data=str(tmp_path / "train.jsonl"), output=str(tmp_path / "r"), model=str(tiny_model_dir),
+                      method="few-shot", patience=2, **KW)
