@@ -90,6 +90,7 @@ class Task:
     name: ClassVar[str] = "base"
     example_types: ClassVar[tuple[type, ...]] = (Example,)  # what this task's readers produce
     options: ClassVar[tuple[TaskOption, ...]] = ()  # settings saved in TaskConfig.extra
+    metrics: ClassVar[tuple[str, ...]] = ("accuracy",)  # higher-is-better metrics; the first chooses best epochs
 
     def __init__(self, config: TaskConfig, preprocess: PreprocessConfig, tokenizer):
         self.config = config
@@ -198,8 +199,8 @@ class Task:
         raise NotImplementedError
 
     def main_metric(self) -> str:
-        """The metric used to choose the best epoch (higher is better)."""
-        return "accuracy"
+        """The metric used to choose the best epoch (higher is better): the first of `metrics`."""
+        return self.metrics[0]
 
     # ---- the graph path ---------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from bertkit.tasks.sentence import SentenceTask, detect_pair
 
 class ClassifyTask(SentenceTask):
     name = "classify"
+    metrics = ("accuracy", "f1", "precision", "recall", "auc", "mcc")
     options = (TaskOption("symmetric", "off", "pairs only: read each pair in both orders and predict their "
                           "mean (for order-free relations such as paraphrase)", ("on", "off")),
                TaskOption("normalize", "off", "L2-normalise the pooled vector before the head (few-shot training "

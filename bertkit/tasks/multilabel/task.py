@@ -88,6 +88,7 @@ def multilabel_metrics(gold: np.ndarray, chosen: np.ndarray, labels, threshold: 
 
 class MultiLabelTask(SentenceTask):
     name = "multilabel"
+    metrics = ("micro_f1", "macro_f1", "micro_precision", "micro_recall", "subset_accuracy")
     example_types = (Example,)
     options = (TaskOption("threshold", 0.5, "a label is predicted when its probability exceeds this"),)
 
@@ -158,9 +159,6 @@ class MultiLabelTask(SentenceTask):
 
     def compute_metrics(self, gold, predictions):
         return multilabel_metrics(gold, predictions["chosen"], self.config.labels, self.threshold)
-
-    def main_metric(self) -> str:
-        return "micro_f1"
 
     def format_row(self, predictions: dict, i: int) -> dict:
         probs, chosen = predictions["probabilities"][i], predictions["chosen"][i]

@@ -39,6 +39,7 @@ def _tag_order(tag: str) -> tuple:
 
 class NerTask(Task):
     name = "ner"
+    metrics = ("f1", "precision", "recall", "accuracy")
     example_types = (TokenExample,)
     options = (
         TaskOption("stride", 0, "window stride in WordPieces for long inputs (0: half a window)"),
@@ -80,9 +81,6 @@ class NerTask(Task):
         mask = tf.cast(labels != LABEL_PAD, tf.float32)  # [B, T]
         ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tf.maximum(labels, 0), logits=logits)  # [B, T]
         return tf.reduce_sum(ce * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)  # [B]
-
-    def main_metric(self) -> str:
-        return "f1"
 
     def as_examples(self, inputs) -> list:
         """Raw strings (split into words in the graph), word lists, Examples or TokenExamples."""

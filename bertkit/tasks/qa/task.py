@@ -51,6 +51,7 @@ def read_qa_file(path) -> list[QAExample]:
 
 class QATask(Task):
     name = "qa"
+    metrics = ("f1", "exact_match")
     example_types = (QAExample,)
     options = (
         TaskOption("doc_stride", 128, "pieces between the starts of a long context's windows"),
@@ -196,9 +197,6 @@ class QATask(Task):
 
     def compute_metrics(self, gold, predictions):
         return squad_metrics(gold, list(predictions["answer"]))
-
-    def main_metric(self) -> str:
-        return "f1"
 
     def format_predictions(self, examples, predictions):
         out = []

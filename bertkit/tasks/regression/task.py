@@ -86,6 +86,7 @@ def entity_counts(examples) -> list:
 
 class RegressionTask(SentenceTask):
     name = "regression"
+    metrics = ("pearson", "spearman")
 
     @classmethod
     def convert_examples(cls, examples) -> list:
@@ -131,9 +132,6 @@ class RegressionTask(SentenceTask):
 
     def compute_metrics(self, gold, predictions):
         return regression_metrics(gold, predictions["score"])
-
-    def main_metric(self) -> str:
-        return "pearson"
 
     def format_row(self, predictions: dict, i: int) -> dict:
         return {"score": round(float(predictions["score"][i]), 6)}
