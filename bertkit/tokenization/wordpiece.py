@@ -30,9 +30,14 @@ import tensorflow_text as text
 from bertkit.tokenization import normalizer_model, unicode_rules
 from bertkit.core.errors import BertkitError
 
-MAX_INPUT_CHARS_PER_WORD = 100  # official WordpieceTokenizer.max_input_chars_per_word
+MAX_INPUT_CHARS_PER_WORD = 200  # official WordpieceTokenizer.max_input_chars_per_word (HF's is 100)
 REQUIRED_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]")
-_PRIVATE_USE = range(0xE000, 0xF900)  # deleted by the official cleanup, so free for placeholders
+# Noncharacters (permanently unassigned): candidates for the fallback character that makes the fast path
+# give [UNK]. Real text may hold them too; it then takes the exact path, which is right anyway.
+_NONCHARACTERS = [*range(0xFDD0, 0xFDF0), *(plane * 0x10000 + low for plane in range(17) for low in (0xFFFE, 0xFFFF))]
+# Tokens no text can produce are renamed to PLACEHOLDER + line number: a control character, which the
+# official cleanup deletes from every text, so no normalized text contains it.
+PLACEHOLDER = "\x01"
 
 
 def load_vocab(path: str | os.PathLike) -> list[str]:
@@ -68,9 +73,11 @@ class Tokenizer:
         cls_id, sep_id, pad_id, unk_id: ids of the special tokens; `mask_id` is None without [MASK].
     """
 
-    def __init__(self, vocab_file: str | os.PathLike, do_lower_case: bool = True):
+    def __init__(self, vocab_file: str | os.PathLike, do_lower_case: bool = True,
+                 max_input_chars_per_word: int = MAX_INPUT_CHARS_PER_WORD):
         self.vocab_file = str(vocab_file)
         self.do_lower_case = bool(do_lower_case)
+        self.max_chars = int(max_input_chars_per_word)
         self.vocab = load_vocab(vocab_file)
         # A repeated token keeps its last id, as in the official vocab dict.
         self._ids = {token: i for i, token in enumerate(self.vocab)}
@@ -84,22 +91,21 @@ class Tokenizer:
         self.mask_id = self._ids.get("[MASK]")
 
         vocab_chars = set("".join(self.vocab))
-        free = (chr(cp) for cp in _PRIVATE_USE if chr(cp) not in vocab_chars)
-        # `fallback` replaces what the fast path cannot handle and what the exact path must turn
-        # into [UNK]: in no vocabulary token, and deleted from real text by both paths.
-        self._fallback = next(free)
-        wordpiece_vocab = _wordpiece_vocab(self.vocab, next(free), self.vocab_file)
+        # `fallback` replaces what the fast path cannot handle and what the exact path must turn into
+        # [UNK]: it is in no vocabulary token, so any word holding it is [UNK].
+        self._fallback = next(chr(cp) for cp in _NONCHARACTERS if chr(cp) not in vocab_chars)
+        wordpiece_vocab = _wordpiece_vocab(self.vocab, self.max_chars, self.vocab_file)
         self._fast_normalizer = text.FastBertNormalizer(
-            model_buffer=_fast_model(self.do_lower_case, self._fallback, _vocab_only_chars(vocab_chars))
+            model_buffer=_fast_model(self.do_lower_case, self._fallback, _vocab_unassigned(vocab_chars))
         )
         self._fast_wordpiece = text.FastWordpieceTokenizer(
             vocab=wordpiece_vocab,
-            max_bytes_per_word=MAX_INPUT_CHARS_PER_WORD,  # > 100 bytes: [UNK], then the exact path
+            max_bytes_per_word=self.max_chars,  # more bytes: [UNK], then the exact path counts characters
             token_out_type=tf.int32,
         )
         self._exact_wordpiece = text.FastWordpieceTokenizer(
             vocab=wordpiece_vocab,
-            max_bytes_per_word=4 * MAX_INPUT_CHARS_PER_WORD,  # longer words are replaced first
+            max_bytes_per_word=4 * self.max_chars,  # longer words are replaced first
             token_out_type=tf.int32,
             no_pretokenization=True,
         )
@@ -172,7 +178,7 @@ class Tokenizer:
         nonempty = tf.strings.length(split.values) > 0
         words = tf.boolean_mask(split.values, nonempty)  # [W]
         word_rows = tf.boolean_mask(split.indices[:, 0], nonempty)  # [W]
-        too_long = tf.strings.length(words, unit="UTF8_CHAR") > MAX_INPUT_CHARS_PER_WORD
+        too_long = tf.strings.length(words, unit="UTF8_CHAR") > self.max_chars
         words = tf.where(too_long, self._fallback, words)  # the fallback character gives [UNK]
         pieces = self._exact_wordpiece.tokenize(words)  # [W, (pieces)]
         per_text = tf.math.unsorted_segment_sum(pieces.row_lengths(), word_rows, tf.size(texts))  # [R]
@@ -255,15 +261,14 @@ class Tokenizer:
         return [self.vocab[int(i)] for i in ids]
 
 
-def _vocab_only_chars(vocab_chars: set[str]) -> frozenset[str]:
-    """Unassigned / private-use characters above U+FFFF that occur in the vocabulary.
+def _vocab_unassigned(vocab_chars: set[str]) -> frozenset[str]:
+    """Unassigned characters (in this Python's Unicode) that occur in the vocabulary.
 
-    The fast table leaves those characters alone and relies on them producing [UNK]; one that a
-    vocabulary token contains would not, so it goes into the table too.
+    The fast path leaves unassigned characters alone and relies on them producing [UNK]: ICU, which
+    splits the words, may know a newer Unicode in which such a character is punctuation. Any word
+    holding one that a vocabulary token contains goes to the exact path instead.
     """
-    return frozenset(
-        ch for ch in vocab_chars if ord(ch) > 0xFFFF and unicodedata.category(ch) in ("Cn", "Co")
-    )
+    return frozenset(ch for ch in vocab_chars if unicodedata.category(ch) == "Cn")
 
 
 @functools.lru_cache(maxsize=8)
@@ -283,19 +288,19 @@ def _as_uint8(buffer: bytes) -> tf.Tensor:
         return tf.constant(np.frombuffer(buffer, dtype=np.uint8))
 
 
-def _wordpiece_vocab(vocab: list[str], placeholder: str, vocab_file: str) -> list[str]:
+def _wordpiece_vocab(vocab: list[str], max_chars: int, vocab_file: str) -> list[str]:
     """The vocabulary for FastWordpieceTokenizer, which needs unique, non-empty, short tokens.
 
-    Tokens the official algorithm can never produce become `placeholder + line number`, strings no
+    Tokens the official algorithm can never produce become `PLACEHOLDER + line number`, strings no
     normalized text contains: empty lines, earlier copies of a repeated token (the official dict
-    keeps the last id) and tokens longer than a word may be.
+    keeps the last id), tokens longer than a word may be and tokens holding a deleted character.
     """
     last = {token: i for i, token in enumerate(vocab)}
     out = []
     for i, token in enumerate(vocab):
         body = token[2:] if token.startswith("##") else token
-        if not token or last[token] != i or len(body) > MAX_INPUT_CHARS_PER_WORD:
-            out.append(f"{placeholder}{i}")
+        if not token or last[token] != i or len(body) > max_chars or any(map(unicode_rules.is_deleted, token)):
+            out.append(f"{PLACEHOLDER}{i}")
         elif len(body.encode("utf-8")) > 256:  # FastWordpieceTokenizer's limit
             raise BertkitError(f"{vocab_file}:{i + 1}: vocabulary token longer than 256 UTF-8 bytes.")
         else:
