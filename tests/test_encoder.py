@@ -248,7 +248,7 @@ def test_detect_format_lists_what_it_found(tmp_path):
         detect_format(tmp_path)
     message = str(error.value)
     assert "no known weight format" in message and "['config.json', 'tf_model.h5']" in message
-    assert "hf_safetensors: config.json (model_type bert), model.safetensors, vocab.txt" in message
+    assert "hf_safetensors: config.json (model_type bert), model.safetensors, tokenizer.json or vocab.txt" in message
     assert "re-save them as model.safetensors" in message
     with pytest.raises(BertkitError, match="not found"):
         detect_format(tmp_path / "nope")

@@ -108,7 +108,7 @@ def test_one_step_changes_every_variable_on_the_loss_path(built):
 
 def test_reload_predicts_the_same_and_export_equals_predict(built, tmp_path):
     name, task, model, examples = built
-    bm = BertkitModel(model, task, model.encoder.config, TrainConfig(), str(TINY_HF / "vocab.txt"))
+    bm = BertkitModel(model, task, model.encoder.config, TrainConfig())
     saved = bm.save(tmp_path / "bundle")
     again = bertkit.load(saved)
     inputs = examples[:6]

@@ -63,6 +63,9 @@ def export_encoder(model: str | os.PathLike, format: str, output: str | os.PathL
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise BertkitError(f"--output {output}: exists and is a file; pass a folder path.")
-    encoder, vocab_file, do_lower_case, _ = encoder_of(model)
+    encoder, vocab_file, do_lower_case, what = encoder_of(model)
+    if vocab_file is None:
+        raise BertkitError(f"{model}: the {format} encoder format carries a WordPiece vocab.txt, and this model's "
+                           f"tokenizer has none ({what}); export the model with `bertkit export` instead.")
     save(encoder, vocab_file, do_lower_case, str(output))
     return output

@@ -22,14 +22,17 @@ from __future__ import annotations
 import functools
 import os
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as text
 
-from bertkit.tokenization import normalizer_model, unicode_rules
 from bertkit.core.errors import BertkitError
+from bertkit.tokenization import normalizer_model, spans, unicode_rules
+from bertkit.tokenization.base import Template, TokenizerBase, eager_constant
 
+VOCAB_FILE = "vocab.txt"
 MAX_INPUT_CHARS_PER_WORD = 200  # official WordpieceTokenizer.max_input_chars_per_word (HF's is 100)
 REQUIRED_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]")
 # Noncharacters (permanently unassigned): candidates for the fallback character that makes the fast path
@@ -64,14 +67,17 @@ def load_vocab(path: str | os.PathLike) -> list[str]:
     return [line.strip() for line in lines]
 
 
-class Tokenizer:
+class WordPiece(TokenizerBase):
     """Text -> WordPiece ids, identical to google-research/bert `FullTokenizer`.
 
     Attributes:
         vocab: token strings; `vocab[i]` is the token of id `i`.
         vocab_file, do_lower_case: as given.
+        max_chars: longer words are [UNK] (official: 200 characters).
         cls_id, sep_id, pad_id, unk_id: ids of the special tokens; `mask_id` is None without [MASK].
     """
+
+    kind = "wordpiece"
 
     def __init__(self, vocab_file: str | os.PathLike, do_lower_case: bool = True,
                  max_input_chars_per_word: int = MAX_INPUT_CHARS_PER_WORD):
@@ -79,16 +85,16 @@ class Tokenizer:
         self.do_lower_case = bool(do_lower_case)
         self.max_chars = int(max_input_chars_per_word)
         self.vocab = load_vocab(vocab_file)
-        # A repeated token keeps its last id, as in the official vocab dict.
-        self._ids = {token: i for i, token in enumerate(self.vocab)}
-        missing = [t for t in REQUIRED_TOKENS if t not in self._ids]
+        ids = self._token_ids()  # a repeated token keeps its last id, as in the official vocab dict
+        missing = [t for t in REQUIRED_TOKENS if t not in ids]
         if missing:
             raise BertkitError(
                 f"{self.vocab_file}: vocabulary lacks {', '.join(missing)}; a BERT vocabulary needs "
                 f"{', '.join(REQUIRED_TOKENS)} (one token per line)."
             )
-        self.cls_id, self.sep_id, self.pad_id, self.unk_id = (self._ids[t] for t in REQUIRED_TOKENS)
-        self.mask_id = self._ids.get("[MASK]")
+        cls_id, sep_id, self.pad_id, self.unk_id = (ids[t] for t in REQUIRED_TOKENS)
+        self.mask_id = ids.get("[MASK]")
+        self.template = Template.bert(cls_id, sep_id, self.pad_id)
 
         vocab_chars = set("".join(self.vocab))
         # `fallback` replaces what the fast path cannot handle and what the exact path must turn into
@@ -112,8 +118,9 @@ class Tokenizer:
         if self.do_lower_case:
             self._lower_normalizer = text.FastBertNormalizer(model_buffer=_lower_model())
         self._classes = unicode_rules.regex_classes()
-        with tf.init_scope():  # an eager constant even if the tokenizer is built inside a graph
-            self._vocab_tensor = tf.constant(self.vocab, tf.string)  # [V] the token of each id
+        # What each id spells, for `piece_spans`: the token without "##" ("##" alone stays).
+        self._spelling = eager_constant([t[2:] if t.startswith("##") and len(t) > 2 else t for t in self.vocab])
+        self._unknown = eager_constant([i == self.unk_id for i in range(len(self.vocab))])
 
     def __call__(self, texts) -> tf.RaggedTensor:
         """Tokenizes a batch of texts (works eagerly and inside tf.function / tf.data).
@@ -185,80 +192,34 @@ class Tokenizer:
         return pieces.flat_values, tf.concat([[0], tf.cumsum(per_text)], axis=0)
 
     def piece_spans(self, chars, pieces):
-        """Character span of each WordPiece within its word (graph ops).
+        """Character span of each WordPiece within its word (graph ops, see `spans.aligned_spans`).
 
         The piece strings (without "##") must spell the word normalised per character as the tokenizer
-        does (lower-case, NFD and no Mn when lower-casing; C* and Z* characters, NUL and U+FFFD dropped);
-        then each piece spans the characters it came from. Otherwise (an [UNK], a context-dependent
-        case rule) every piece of the word spans the whole word, as run_squad's word-level mapping.
-
-        Args:
-            chars: code points of the words `[N, (C)]`.
-            pieces: their WordPiece ids `[N, (P)]`, as `self(words)` gives them.
-
-        Returns:
-            int64 `(start, end)` `[P total]` each, character offsets within the piece's word.
+        does (lower-case, NFD and no Mn when lower-casing; deleted and whitespace characters dropped);
+        otherwise (an [UNK], a context-dependent case rule) every piece of the word spans the whole word.
         """
-        # The word normalised per character, and each normalised character's origin in the word.
         one = tf.strings.unicode_encode(chars.flat_values[:, None], "UTF-8")  # [C] one character each
         if self.do_lower_case:
             one = self._lower_normalizer.normalize(one)
             one = text.normalize_utf8(one, "NFD")
-            one = tf.strings.regex_replace(one, unicode_rules.regex_classes().nonspacing, "")
+            one = tf.strings.regex_replace(one, self._classes.nonspacing, "")
         one = tf.strings.regex_replace(one, unicode_rules.invisible_class(), "")
-        one_len = tf.cast(tf.strings.length(one, unit="UTF8_CHAR"), tf.int64)  # [C]
-        normalised = tf.strings.reduce_join(chars.with_flat_values(one), axis=1)  # [N]
-        char_index = tf.ragged.range(chars.row_lengths()).flat_values  # [C] position in its word
-        origin = tf.repeat(char_index, one_len)  # [C'] normalised character -> word character
-        origin_splits = tf.concat([[0], tf.cumsum(tf.math.unsorted_segment_sum(
-            one_len, chars.value_rowids(), chars.nrows()))], 0)  # [N + 1]
+        return spans.aligned_spans(chars, one, pieces, self._spelling, self._unknown)
 
-        tokens = tf.gather(self._vocab_tensor, pieces.flat_values)  # [P]
-        spelling = tf.strings.regex_replace(tokens, r"(?s)^##(.)", r"\1")  # "##" alone stays
-        text_len = tf.cast(tf.strings.length(spelling, unit="UTF8_CHAR"), tf.int64)  # [P]
-        bad = (tokens == "[UNK]") | (text_len == 0)
-        word_of_piece = pieces.value_rowids()  # [P]
-        n_words = pieces.nrows()
-        spelled = tf.strings.reduce_join(pieces.with_flat_values(spelling), axis=1)  # [N]
-        any_bad = tf.math.unsorted_segment_max(tf.cast(bad, tf.int32), word_of_piece, n_words) > 0  # [N]
-        matched = (spelled == normalised) & ~any_bad  # [N]
+    def files(self) -> dict[str, Path]:
+        return {VOCAB_FILE: Path(self.vocab_file)}
 
-        offset = tf.cumsum(text_len, exclusive=True)  # [P] normalised position of each piece's text ...
-        offset -= tf.gather(tf.concat([offset, [0]], 0), tf.gather(pieces.row_splits, word_of_piece))  # ... in its word
-        base = tf.gather(origin_splits, word_of_piece)
-        padded = tf.concat([origin, [0]], axis=0)
-        ok = tf.gather(matched, word_of_piece)  # [P]
-        first = tf.where(ok, base + offset, tf.size(origin, out_type=tf.int64))
-        last = tf.where(ok, base + offset + text_len - 1, tf.size(origin, out_type=tf.int64))
-        whole = tf.gather(chars.row_lengths(), word_of_piece)  # [P]
-        start = tf.where(ok, tf.gather(padded, first), 0)
-        end = tf.where(ok, tf.gather(padded, last) + 1, whole)
-        return start, end
+    def config(self) -> dict:
+        return {"kind": self.kind, "vocab": VOCAB_FILE, "do_lower_case": self.do_lower_case,
+                "max_input_chars_per_word": self.max_chars}
 
-    def tokenize_words(self, words) -> tf.RaggedTensor:
-        """Tokenizes pre-split words (e.g. CoNLL tokens), each through the full pipeline.
+    @classmethod
+    def from_config(cls, config: dict, folder: Path) -> WordPiece:
+        return cls(folder / config.get("vocab", VOCAB_FILE), bool(config["do_lower_case"]),
+                   int(config.get("max_input_chars_per_word", MAX_INPUT_CHARS_PER_WORD)))
 
-        Args:
-            words: strings `[B, (words)]`, ragged or dense.
 
-        Returns:
-            int32 ids `[B, (words), (pieces)]`; a word that yields nothing (e.g. a control
-            character) has an empty row.
-        """
-        if not isinstance(words, tf.RaggedTensor):
-            words = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(words, dtype=tf.string))
-        return words.with_flat_values(self(words.flat_values))
-
-    def tokenize(self, text_: str) -> list[str]:
-        """Eager convenience, like `FullTokenizer.tokenize`: one text -> its WordPiece strings."""
-        return self.convert_ids_to_tokens(self([text_])[0].numpy())
-
-    def convert_tokens_to_ids(self, tokens) -> list[int]:
-        """Raises KeyError for a token not in the vocabulary, as the official code does."""
-        return [self._ids[token] for token in tokens]
-
-    def convert_ids_to_tokens(self, ids) -> list[str]:
-        return [self.vocab[int(i)] for i in ids]
+Tokenizer = WordPiece  # the documented name since bertkit 0.1
 
 
 def _vocab_unassigned(vocab_chars: set[str]) -> frozenset[str]:

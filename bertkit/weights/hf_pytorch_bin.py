@@ -129,23 +129,18 @@ def load(folder: Path) -> Pretrained:
     """Loads a HF BERT folder whose weights are `pytorch_model.bin` into a new `BertEncoder`.
 
     Args:
-        folder: holds config.json, pytorch_model.bin, vocab.txt and optionally tokenizer_config.json.
+        folder: holds config.json, pytorch_model.bin and the tokenizer files (tokenizer.json or vocab.txt
+            with tokenizer_config.json, see `bertkit.tokenization.loading`).
 
     Returns:
-        The `Pretrained` encoder, its config, vocabulary, casing and default pooling.
+        The `Pretrained` encoder, its config and default pooling; its tokenizer comes from the folder.
     """
     config_file = folder / hf_safetensors.CONFIG_FILE
     config = hf_safetensors.encoder_config_from_hf(read_json(config_file), str(config_file))
-    vocab_file = folder / hf_safetensors.VOCAB_FILE
-    if not vocab_file.is_file():
-        raise BertkitError(f"{folder}: no {hf_safetensors.VOCAB_FILE}; a HF BERT folder needs its WordPiece "
-                           "vocabulary.")
-    do_lower_case = hf_safetensors.read_do_lower_case(folder)
     encoder = BertEncoder(config)
     hf_safetensors.assign_hf_tensors(encoder, read_state_dict(folder / WEIGHTS_FILE), str(folder / WEIGHTS_FILE))
-    return Pretrained(encoder=encoder, encoder_config=config, vocab_file=str(vocab_file),
-                      do_lower_case=do_lower_case, source_format=NAME,
-                      default_pooling=sentence_transformers_pooling(folder))
+    return Pretrained(encoder=encoder, encoder_config=config, source_format=NAME,
+                      default_pooling=sentence_transformers_pooling(folder), folder=folder)
 
 
 LOADER = Loader(expects=f"{hf_safetensors.CONFIG_FILE} (model_type bert), {WEIGHTS_FILE}, "

@@ -117,22 +117,6 @@ def hf_config_from_encoder(config: EncoderConfig) -> dict:
     return hf
 
 
-def read_do_lower_case(folder: Path) -> bool:
-    """Casing from `tokenizer_config.json`; True (BertTokenizer's default) with a warning if unsaid."""
-    path = folder / TOKENIZER_CONFIG
-    if not path.is_file():
-        warnings.warn(f"{folder}: no {TOKENIZER_CONFIG}; assuming do_lower_case=True (the BertTokenizer "
-                      "default). Add the file if the model is cased.", stacklevel=3)
-        return True
-    value = read_json(path).get("do_lower_case")
-    if value is None:
-        warnings.warn(f"{path}: no do_lower_case key; assuming True (the BertTokenizer default).", stacklevel=3)
-        return True
-    if not isinstance(value, bool):
-        raise BertkitError(f"{path} (do_lower_case): expected true or false, got {value!r}.")
-    return value
-
-
 def split_prefix(tensors: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
     """Strips the `bert.` prefix of BertForX checkpoints; their task-head tensors are not loaded."""
     if not any(k.startswith(PREFIX) for k in tensors):
@@ -198,26 +182,17 @@ def load(folder: Path) -> Pretrained:
     """Loads a HF BERT folder into a new `BertEncoder`.
 
     Args:
-        folder: holds config.json, model.safetensors, vocab.txt and optionally tokenizer_config.json.
+        folder: holds config.json, model.safetensors and the tokenizer files (tokenizer.json or vocab.txt
+            with tokenizer_config.json, see `bertkit.tokenization.loading`).
 
     Returns:
-        The `Pretrained` encoder, its config, vocabulary, casing and default pooling.
+        The `Pretrained` encoder, its config and default pooling; its tokenizer comes from the folder.
     """
     config = encoder_config_from_hf(read_json(folder / CONFIG_FILE), str(folder / CONFIG_FILE))
-    vocab_file = folder / VOCAB_FILE
-    if not vocab_file.is_file():
-        raise BertkitError(f"{folder}: no {VOCAB_FILE}; a HF BERT folder needs its WordPiece vocabulary.")
-    do_lower_case = read_do_lower_case(folder)
     encoder = BertEncoder(config)
     assign_hf_tensors(encoder, read_tensors(folder / WEIGHTS_FILE), str(folder / WEIGHTS_FILE))
-    return Pretrained(
-        encoder=encoder,
-        encoder_config=config,
-        vocab_file=str(vocab_file),
-        do_lower_case=do_lower_case,
-        source_format=NAME,
-        default_pooling=sentence_transformers_pooling(folder),
-    )
+    return Pretrained(encoder=encoder, encoder_config=config, source_format=NAME,
+                      default_pooling=sentence_transformers_pooling(folder), folder=folder)
 
 
 def save_hf(encoder: BertEncoder, vocab_file: str, do_lower_case: bool, out_dir: str) -> None:
@@ -243,4 +218,5 @@ def save_hf(encoder: BertEncoder, vocab_file: str, do_lower_case: bool, out_dir:
         safetensors.numpy.save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
 
 
-LOADER = Loader(expects=f"{CONFIG_FILE} (model_type bert), {WEIGHTS_FILE}, {VOCAB_FILE}", detect=detect, load=load)
+LOADER = Loader(expects=f"{CONFIG_FILE} (model_type bert), {WEIGHTS_FILE}, tokenizer.json or {VOCAB_FILE}",
+                detect=detect, load=load)
