@@ -82,7 +82,22 @@ class TokenizerBase:
 
     def __call__(self, texts) -> tf.RaggedTensor:
         """Tokenizes a batch of texts: string `[B]` (a scalar is a batch of one) -> int32 `[B, (pieces)]`,
-        without special tokens, exactly as the family's reference tokenizer."""
+        without special tokens, exactly as the family's reference tokenizer.
+
+        Works inside tf.data, tf.function and SavedModel signatures; called eagerly, it runs the same graph
+        through one cached tf.function (the ops one by one would be many times slower).
+        """
+        texts = tf.convert_to_tensor(texts, dtype=tf.string)
+        if texts.shape.rank == 0:
+            texts = texts[tf.newaxis]
+        if not tf.executing_eagerly():
+            return self.encode(texts)
+        if getattr(self, "_compiled", None) is None:
+            self._compiled = tf.function(self.encode, input_signature=[tf.TensorSpec([None], tf.string)])
+        return self._compiled(texts)
+
+    def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """The graph of `__call__`: strings `[B]` -> int32 ids `[B, (pieces)]` (row splits int64)."""
         raise NotImplementedError
 
     def piece_spans(self, chars: tf.RaggedTensor, pieces: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -186,3 +201,11 @@ def static_table(keys, values, default, key_dtype=None, value_dtype=None) -> tf.
         initializer = tf.lookup.KeyValueTensorInitializer(
             tf.constant(keys, key_dtype), tf.constant(values, value_dtype))
         return tf.lookup.StaticHashTable(initializer, default)
+
+
+def select_rows(condition: tf.Tensor, x: tf.RaggedTensor, y: tf.RaggedTensor) -> tf.RaggedTensor:
+    """Row i of `x` where `condition[i]`, else row i of `y` (`condition` bool `[N]`, `x`, `y` `[N, (k)]`)."""
+    n = tf.size(condition, out_type=tf.int64)
+    i = tf.range(n)
+    both = tf.concat([x.with_row_splits_dtype(tf.int64), y.with_row_splits_dtype(tf.int64)], axis=0)
+    return tf.gather(both, tf.where(condition, i, n + i))

@@ -17,9 +17,15 @@ from pathlib import Path
 
 from bertkit.core.errors import BertkitError
 from bertkit.tokenization.base import CONFIG_FILE, FORMAT_VERSION, TokenizerBase
+from bertkit.tokenization.hf_files import HFByteLevelBPE, HFWordPiece
+from bertkit.tokenization.hf_json import HFTokenizer
+from bertkit.tokenization.sentencepiece import SentencePiece
 from bertkit.tokenization.wordpiece import WordPiece
 
-KINDS: dict[str, type] = {WordPiece.kind: WordPiece}  # kind -> class with `from_config(config, folder)`
+# kind -> class with `from_config(config, folder)`
+KINDS: dict[str, type] = {kind.kind: kind for kind in (WordPiece, SentencePiece, HFTokenizer, HFWordPiece,
+                                                        HFByteLevelBPE)}
+SPM_NAMES = ("spiece.model", "sentencepiece.bpe.model", "spm.model", "tokenizer.model")  # ALBERT, XLM-R, DeBERTa
 LEGACY_MAX_CHARS = 100  # bundles written before tokenizer_config.json were tokenized with this limit
 SUPPORTED = ("tokenizer.json", "vocab.txt", "a SentencePiece *.model", "vocab.json + merges.txt")
 
@@ -81,38 +87,65 @@ def read_json(path: Path) -> dict:
 
 def _from_model_files(folder: Path) -> TokenizerBase:
     """A pretrained model's own tokenizer files, in the order Hugging Face's AutoTokenizer prefers them."""
+    if (folder / "tokenizer.json").is_file():
+        return HFTokenizer(folder / "tokenizer.json")
     if (folder / "vocab.txt").is_file():
-        return WordPiece(folder / "vocab.txt", _pretrained_casing(folder))
+        if (folder / "bert_config.json").is_file() or not _is_hf_folder(folder):  # Google's checkpoint
+            return WordPiece(folder / "vocab.txt", _google_casing(folder))
+        options = _hf_options(folder)
+        return HFWordPiece(folder / "vocab.txt", options.pop("do_lower_case"), **options)
     if (folder / "assets" / "vocab.txt").is_file() and (folder / "saved_model.pb").is_file():
         return WordPiece(folder / "assets" / "vocab.txt", _saved_model_casing(folder))
+    models = sorted(folder.glob("*.model"))
+    if models:
+        named = [p for p in models if p.name in SPM_NAMES]
+        if len(models) > 1 and len(named) != 1:
+            raise BertkitError(f"{folder}: several SentencePiece models ({[p.name for p in models]}); keep the one "
+                               "the model was trained with.")
+        return SentencePiece(named[0] if named else models[0])
+    if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+        config = read_json(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
+        return HFByteLevelBPE(folder / "vocab.json", folder / "merges.txt", bool(config.get("add_prefix_space")))
     found = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())
     shown = f"{found[:20]}{' ...' if len(found) > 20 else ''}" if found else "nothing (empty folder)"
     raise BertkitError(f"{folder}: no tokenizer files. Found {shown}; bertkit reads {', '.join(SUPPORTED)}. Copy "
                        "the tokenizer files that came with the model into this folder.")
 
 
+def _is_hf_folder(folder: Path) -> bool:
+    return (folder / "config.json").is_file() or (folder / CONFIG_FILE).is_file()
+
+
 def _bundle_casing(folder: Path) -> bool:
     return bool(read_json(folder / "preprocess_config.json").get("do_lower_case", True))
 
 
-def _pretrained_casing(folder: Path) -> bool:
-    """`do_lower_case` of a vocab.txt folder: Google's `bert_config.json` key (else whether the vocabulary
-    has upper-case words), or Hugging Face's `tokenizer_config.json` (else True, with a warning)."""
+def _google_casing(folder: Path) -> bool:
+    """`do_lower_case` of a Google checkpoint: `bert_config.json`'s key (which Google's zips lack, bertkit's
+    exports have), else whether the vocabulary has upper-case words."""
     if (folder / "bert_config.json").is_file():
         value = read_json(folder / "bert_config.json").get("do_lower_case")
-        if value is None:
-            return vocab_is_uncased(folder / "vocab.txt")
-        return _as_bool(value, folder / "bert_config.json")
+        if value is not None:
+            return _as_bool(value, folder / "bert_config.json")
+    return vocab_is_uncased(folder / "vocab.txt")
+
+
+def _hf_options(folder: Path) -> dict:
+    """`BertTokenizer`'s options from `tokenizer_config.json`: do_lower_case (True, with a warning, if
+    unsaid), strip_accents, tokenize_chinese_chars."""
     path = folder / CONFIG_FILE
     if not path.is_file():
         warnings.warn(f"{folder}: no {CONFIG_FILE}; assuming do_lower_case=True (the BertTokenizer default). "
-                      "Add the file if the model is cased.", stacklevel=4)
-        return True
-    value = read_json(path).get("do_lower_case")
-    if value is None:
-        warnings.warn(f"{path}: no do_lower_case key; assuming True (the BertTokenizer default).", stacklevel=4)
-        return True
-    return _as_bool(value, path)
+                      "Add the file if the model is cased.", stacklevel=5)
+        return {"do_lower_case": True}
+    config = read_json(path)
+    if config.get("do_lower_case") is None:
+        warnings.warn(f"{path}: no do_lower_case key; assuming True (the BertTokenizer default).", stacklevel=5)
+    options = {"do_lower_case": _as_bool(config.get("do_lower_case", True), path),
+               "tokenize_chinese_chars": _as_bool(config.get("tokenize_chinese_chars", True), path)}
+    if config.get("strip_accents") is not None:
+        options["strip_accents"] = _as_bool(config["strip_accents"], path)
+    return options
 
 
 def _as_bool(value, path: Path) -> bool:

@@ -122,18 +122,9 @@ class WordPiece(TokenizerBase):
         self._spelling = eager_constant([t[2:] if t.startswith("##") and len(t) > 2 else t for t in self.vocab])
         self._unknown = eager_constant([i == self.unk_id for i in range(len(self.vocab))])
 
-    def __call__(self, texts) -> tf.RaggedTensor:
-        """Tokenizes a batch of texts (works eagerly and inside tf.function / tf.data).
-
-        Args:
-            texts: string tensor or list `[B]` (a scalar is treated as a batch of one).
-
-        Returns:
-            int32 ids `[B, (pieces)]`, without [CLS]/[SEP].
-        """
-        texts = tf.convert_to_tensor(texts, dtype=tf.string)
-        if texts.shape.rank == 0:
-            texts = texts[tf.newaxis]
+    def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """Strings `[B]` -> int32 ids `[B, (pieces)]`, without [CLS]/[SEP]: the fast path, and the exact path
+        for the texts whose fast ids hold [UNK]."""
         fast = self._fast_wordpiece.tokenize(self._fast_normalizer.normalize(texts))  # [B, (pieces)]
         # One cheap scalar test per batch; the per-row work only when some text has [UNK]. The
         # branch is built from plain (assert-free) ops: an Assert in it would make the `If`

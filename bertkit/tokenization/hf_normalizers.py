@@ -1,0 +1,144 @@
+"""The normalizers of a Hugging Face `tokenizer.json`, as steps on code points `[B, (C)] -> [B, (C')]`.
+
+Supported: BertNormalizer, Lowercase, StripAccents, NFC / NFD / NFKC / NFKD, Precompiled, Replace,
+Strip, Prepend and Sequence of them. The per-character ones come from the reference's own tables
+(`hf_unicode`); consecutive per-character steps are fused into one table. The Unicode normal forms run on
+ICU (`tensorflow_text.normalize_utf8`), whose Unicode version may differ from the reference's
+unicode-normalization crate on characters new in the latest versions (see docs/tokenizer_parity.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import tensorflow as tf
+import tensorflow_text as text
+
+from bertkit.core.errors import BertkitError
+from bertkit.tokenization import hf_unicode as hu
+from bertkit.tokenization.codepoints import CodePointMap, compose
+from bertkit.tokenization.precompiled import Precompiled
+
+SUPPORTED = ("BertNormalizer", "Lowercase", "StripAccents", "NFC", "NFD", "NFKC", "NFKD", "Precompiled", "Replace",
+             "Strip", "Prepend", "Sequence")
+# BertNormalizer's `is_chinese_char` blocks (tokenizers: note 0x2B920, where Google's code says 0x2B820).
+HF_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
+                 (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
+WHITE_SPACE = "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
+
+
+def flatten(node: dict | None) -> list[dict]:
+    """The normalizers of a (possibly nested) Sequence, in order."""
+    if not node:
+        return []
+    if node.get("type") == "Sequence":
+        return [n for child in node.get("normalizers", []) for n in flatten(child)]
+    return [node]
+
+
+def bert_mapping(node: dict) -> dict[int, tuple[int, ...]]:
+    """BertNormalizer as one per-character mapping (clean, CJK spacing, strip accents, lower-case)."""
+    steps = []
+    if node.get("clean_text", True):
+        steps.append({cp: () if value == hu.BERT_DELETED else (0x20,)
+                      for first, last, value in hu.runs("bert_clean") for cp in range(first, last + 1)})
+    if node.get("handle_chinese_chars", True):
+        steps.append({cp: (0x20, cp, 0x20) for first, last in HF_CJK_RANGES for cp in range(first, last + 1)})
+    lowercase = node.get("lowercase", True)
+    strip = node.get("strip_accents")
+    if lowercase if strip is None else strip:
+        steps.append(hu.mapping("nfd_strip"))
+    if lowercase:
+        steps.append(hu.mapping("lowercase"))
+    return compose(*steps) if steps else {}
+
+
+def per_char_mapping(node: dict) -> dict[int, tuple[int, ...]] | None:
+    """The mapping of a normalizer that acts on each character alone, or None."""
+    kind = node.get("type")
+    if kind == "BertNormalizer":
+        return bert_mapping(node)
+    if kind == "Lowercase":
+        return hu.mapping("lowercase")
+    if kind == "StripAccents":
+        return {cp: () for first, last, _ in hu.runs("mark_nonspacing") for cp in range(first, last + 1)}
+    return None
+
+
+class Normalizer:
+    """A `tokenizer.json` "normalizer" in graph ops; `None` in the file is the identity."""
+
+    def __init__(self, node: dict | None, source: str):
+        self.steps = []  # callables on code points [B, (C)]
+        pending: list[dict] = []
+        for child in flatten(node):
+            mapping = per_char_mapping(child)
+            if mapping is not None:
+                pending.append(mapping)
+                continue
+            if pending:
+                self.steps.append(CodePointMap(compose(*pending)))
+                pending = []
+            self.steps.append(_step(child, source))
+        if pending:
+            self.steps.append(CodePointMap(compose(*pending)))
+        self.lowercases = any(child.get("type") == "Lowercase" or (child.get("type") == "BertNormalizer" and
+                                                                  child.get("lowercase", True))
+                              for child in flatten(node))
+
+    def __call__(self, cps: tf.RaggedTensor) -> tf.RaggedTensor:
+        for step in self.steps:
+            cps = step(cps)
+        return cps
+
+
+def _step(node: dict, source: str):
+    kind = node.get("type")
+    if kind in ("NFC", "NFD", "NFKC", "NFKD"):
+        return _on_strings(lambda x: text.normalize_utf8(x, kind))
+    if kind == "Precompiled":
+        try:
+            blob = base64.b64decode(node["precompiled_charsmap"] or "")
+        except (KeyError, binascii.Error) as e:
+            raise BertkitError(f"{source}: the Precompiled normalizer has no readable precompiled_charsmap ({e}).") \
+                from None
+        return Precompiled(blob, source) if blob else (lambda cps: cps)
+    if kind == "Replace":
+        return _replace(node, source)
+    if kind == "Strip":
+        left, right = node.get("strip_left", True), node.get("strip_right", True)
+        pattern = "|".join(([f"^[{WHITE_SPACE}]+"] if left else []) + ([f"[{WHITE_SPACE}]+$"] if right else []))
+        return _on_strings(lambda x: tf.strings.regex_replace(x, pattern, "")) if pattern else (lambda cps: cps)
+    if kind == "Prepend":
+        prefix = node["prepend"]
+        return _on_strings(lambda x: tf.where(x == "", x, tf.strings.join([prefix, x])))
+    raise BertkitError(f"{source}: normalizer {kind!r} is not supported in the graph; bertkit supports "
+                       f"{', '.join(SUPPORTED)}.")
+
+
+def _replace(node: dict, source: str):
+    """Replace(pattern, content): a literal string, or a regex (RE2 syntax; Oniguruma-only features fail)."""
+    pattern, content = node.get("pattern", {}), node.get("content", "")
+    if "String" in pattern:
+        regex = "".join(f"\\x{{{ord(c):X}}}" for c in pattern["String"])
+    elif "Regex" in pattern:
+        regex = pattern["Regex"]
+    else:
+        raise BertkitError(f"{source}: a Replace normalizer without a String or Regex pattern.")
+    rewrite = content.replace("\\", "\\\\")
+    try:
+        tf.strings.regex_replace(tf.constant([""]), regex, rewrite)
+    except tf.errors.InvalidArgumentError as e:
+        raise BertkitError(f"{source}: the Replace pattern {regex!r} is not valid RE2 ({e.message}); bertkit runs "
+                           "normalizer regexes on TensorFlow's RE2.") from None
+    return _on_strings(lambda x: tf.strings.regex_replace(x, regex, rewrite))
+
+
+def _on_strings(function):
+    """A step on strings, run on code points."""
+    def step(cps: tf.RaggedTensor) -> tf.RaggedTensor:
+        strings = function(tf.strings.unicode_encode(cps, "UTF-8"))
+        return tf.strings.unicode_decode(strings, "UTF-8", errors="replace").with_row_splits_dtype(tf.int64)
+
+    return step
