@@ -74,3 +74,92 @@ def test_folder_gives_the_kind(kind, tokenizers):
     expected = {"wordpiece": "wordpiece", "hf_wordpiece": "hf_wordpiece", "hf_bpe": "hf_bpe",
                 "spm_unigram": "sentencepiece", "spm_bpe": "sentencepiece"}.get(kind, "tokenizer.json")
     assert tokenizers(kind).kind == expected
+
+
+def reference_offsets(kind, folder, tokenizer):
+    """(word -> the reference's character span of each piece of the word tokenized alone, word -> whether
+    the reference normalizes the word as its characters one by one)."""
+    if kind.startswith("spm"):
+        sentencepiece = pytest.importorskip("sentencepiece")
+        processor = sentencepiece.SentencePieceProcessor(model_file=str(folder / "spm.model"))
+
+        def spm_offsets(word):
+            char_at = {len(word[:i].encode("utf-8")): i for i in range(len(word) + 1)}
+            return [(char_at[p.begin], char_at[p.end]) for p in processor.encode(word, return_type="proto").pieces]
+
+        return spm_offsets, lambda w: processor.normalize(w) == "".join(processor.normalize(c) for c in w)
+    tokenizers = pytest.importorskip("tokenizers")
+    if kind == "hf_wordpiece":
+        tok = tokenizers.BertWordPieceTokenizer(str(folder / "vocab.txt"), lowercase=True)
+    else:
+        tok = tokenizers.Tokenizer.from_file(str((folder.parent / "byte_bpe" if kind == "hf_bpe" else folder)
+                                                 / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    shift = int(tokenizer.pre_tokenizer.byte_level is not None)  # words get the space they have in a text
+
+    def hf_offsets(word):
+        encoding = tok.encode(" " * shift + word, add_special_tokens=False)
+        return [(max(a - shift, 0), max(b - shift, 0)) for a, b in encoding.offsets]
+
+    normalize = tok.normalizer.normalize_str if tok.normalizer is not None else (lambda w: w)
+    return hf_offsets, lambda w: normalize(w) == "".join(normalize(c) for c in w)
+
+
+@pytest.mark.parametrize("kind", [k for k in tk.KINDS if k != "wordpiece"] + ["e5_unigram"])
+def test_piece_spans_match_reference_offsets(kind, kind_folders, tokenizers):
+    """Each piece's character span in its word (QA answers) equals the reference's offsets. The allowed
+    difference: every piece spans the whole word (run_squad's fallback) when the word holds an unknown
+    piece or normalizes other than character by character (composition: "o" + U+0323 -> "ọ")."""
+    tokenizer = tokenizers(kind)
+    words = sorted({w for line in tk.multilingual_lines()[::5] for w in line.split(" ") if w})
+    words += ["\ufb01ne", "stra\u00dfe", "\u039f\u0394\u039f\u03a3", "e\u0301", "\U0001F469\u200d\U0001F467",
+              "\u0130s", "\u00bd", "\uff21\uff22", "(x)", "don't", "\u0587", "\u0915\u093c"]
+    ids = tokenizer.tokenize_words(tf.constant(words))
+    start, end = tokenizer.piece_spans(tf.strings.unicode_decode(tf.constant(words), "UTF-8"), ids)
+    start, end, splits = start.numpy().tolist(), end.numpy().tolist(), ids.row_splits.numpy()
+    offsets, per_character = reference_offsets(kind, kind_folders[kind], tokenizer)
+    wrong, whole = [], 0
+    for i, word in enumerate(words):
+        got = list(zip(start[splits[i]:splits[i + 1]], end[splits[i]:splits[i + 1]]))
+        if got != offsets(word):
+            excused = tokenizer.unk_id in ids[i].numpy().tolist() or not per_character(word)
+            whole += 1
+            if not (excused and all(span == (0, len(word)) for span in got)):
+                wrong.append((word, got, offsets(word)))
+    assert wrong == [] and whole < len(words) * 0.05
+
+
+ROUND_TRIP = ["Hello world, this is a test!", "", "Ça m'a plu — 素晴らしい 🎬", "a\x00b <mask> [CLS] <s>"]
+
+
+@pytest.mark.parametrize("kind", tk.KINDS)
+def test_graph_data_savedmodel_and_bundle_round_trip(kind, tokenizers, tmp_path):
+    """Same ids eagerly, in a tf.function, in tf.data, from a reloaded SavedModel and after the tokenizer
+    is saved (its files + tokenizer_config.json, as a bundle holds it) and rebuilt."""
+    from bertkit.tokenization.loading import load_tokenizer as load
+
+    tokenizer = tokenizers(kind)
+    texts = ROUND_TRIP + tk.multilingual_lines()[::200]
+    eager = tokenizer(texts).to_list()
+    ds = tf.data.Dataset.from_tensor_slices(texts).batch(3).map(tokenizer, num_parallel_calls=2)
+    assert [row for batch in ds for row in batch.to_list()] == eager
+
+    class Serving(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.tables = tokenizer.resources()
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def __call__(self, batch):
+            ids = tokenizer(batch)
+            return {"values": ids.flat_values, "splits": ids.row_splits}
+
+    tf.saved_model.save(Serving(), str(tmp_path / "serving"))
+    out = tf.saved_model.load(str(tmp_path / "serving"))(tf.constant(texts))
+    assert tf.RaggedTensor.from_row_splits(out["values"], out["splits"]).to_list() == eager
+    (tmp_path / "saved").mkdir()
+    tokenizer.save(tmp_path / "saved")
+    again = load(tmp_path / "saved")
+    assert again.kind == tokenizer.kind and again.template == tokenizer.template
+    assert again(texts).to_list() == eager and again.vocab == tokenizer.vocab

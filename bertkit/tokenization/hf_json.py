@@ -86,15 +86,16 @@ class HFTokenizer(TokenizerBase):
     def piece_spans(self, chars, pieces):
         one = chars.flat_values[:, None]  # [C, 1] each character alone
         cps = self.normalizer(tf.RaggedTensor.from_tensor(one).with_row_splits_dtype(tf.int64))  # [C, (k)]
-        prefix = ""
-        if self.pre_tokenizer.byte_level is not None or (self.pre_tokenizer.metaspace is not None
-                                                         and self.pre_tokenizer.metaspace.scheme != "never"):
+        prefix, prefix_span = "", "empty"
+        if self.pre_tokenizer.metaspace is not None and self.pre_tokenizer.metaspace.scheme != "never":
+            prefix, prefix_span = " ", "first"  # the prepended "▁" has the first character's offsets
+        elif self.pre_tokenizer.byte_level is not None:
             prefix = " "
         else:  # split on whitespace: the pieces hold none of it
             cps = tf.ragged.boolean_mask(cps, tf.not_equal(tf.ragged.map_flat_values(self._space, cps),
                                                            hu.SPLIT_SPACE))
         normalized = tf.strings.unicode_encode(cps, "UTF-8")
-        return spans.aligned_spans(chars, normalized, pieces, self._spelling, self._unknown, prefix)
+        return spans.aligned_spans(chars, normalized, pieces, self._spelling, self._unknown, prefix, prefix_span)
 
     def _spelling_tables(self, model: dict):
         """What each id stands for in the word it came from, and which ids stand for nothing known."""
@@ -118,7 +119,7 @@ class HFTokenizer(TokenizerBase):
         return next((ids[t] for t in ("<pad>", "[PAD]") if t in ids), 0)
 
     def resources(self) -> list:
-        return [*self.added.resources(), *getattr(self._model, "resources", lambda: [])()]
+        return [*self.added.resources(), *self.normalizer.resources(), *getattr(self._model, "resources", lambda: [])()]
 
     def files(self) -> dict[str, Path]:
         return {FILE: self.path}

@@ -87,6 +87,9 @@ class Normalizer:
                                                                   child.get("lowercase", True))
                               for child in flatten(node))
 
+    def resources(self) -> list:
+        return [r for step in self.steps for r in getattr(step, "resources", lambda: [])()]
+
     def __call__(self, cps: tf.RaggedTensor) -> tf.RaggedTensor:
         for step in self.steps:
             cps = step(cps)

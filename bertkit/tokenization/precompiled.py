@@ -42,6 +42,9 @@ class Precompiled:
                 np.array([len(r) for r in replacements], np.int64))
         self._grapheme = ClassTable(hu.classes("grapheme"))
 
+    def resources(self) -> list:
+        return [self._keys]
+
     def __call__(self, cps: tf.RaggedTensor) -> tf.RaggedTensor:
         flat = cps.flat_values  # [C] int32
         start = self._cluster_starts(cps)  # [C] a cluster begins here

@@ -77,9 +77,14 @@ class SentencePiece(TokenizerBase):
         if self._char_table is not None:
             found = self._char_table.lookup(tf.cast(chars.flat_values, tf.int64))  # [C] "=" + replacement, or ""
             one = tf.where(found != "", tf.strings.regex_replace(found, "^=", ""), one)
-        one = tf.strings.regex_replace(one, " ", "")  # spaces inside a word are merged or dropped
+        if self.model.remove_extra_whitespaces:  # a space at either end of the word or after a space goes
+            space = tf.equal(one, " ")  # [C]
+            position = tf.ragged.range(chars.row_lengths()).flat_values
+            last = position == tf.gather(chars.row_lengths(), chars.value_rowids()) - 1
+            after_space = tf.concat([[False], space[:-1]], 0) & (position > 0)
+            one = tf.where(space & ((position == 0) | last | after_space), "", one)
         prefix = " " if self.model.add_dummy_prefix else ""
-        return spans.aligned_spans(chars, one, pieces, self._spelling, self._unknown, prefix)
+        return spans.aligned_spans(chars, one, pieces, self._spelling, self._unknown, prefix, end_at="next")
 
     def files(self) -> dict[str, Path]:
         return {self.model_file.name: self.model_file}
@@ -92,7 +97,8 @@ class SentencePiece(TokenizerBase):
         return cls(folder / config["model"], Template.from_dict(config["template"]))
 
     def resources(self) -> list:
-        return [self._char_table] if self._char_table is not None else []
+        # SentencepieceTokenizer (BPE) holds its model as a resource; the fast op's model is a constant.
+        return [self._op] + ([self._char_table] if self._char_table is not None else [])
 
 
 def read_model(path: Path) -> tuple[bytes, spm_model.SpmModel]:

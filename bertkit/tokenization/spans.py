@@ -15,7 +15,8 @@ import tensorflow as tf
 
 
 def aligned_spans(chars: tf.RaggedTensor, normalized: tf.Tensor, pieces: tf.RaggedTensor, spelling: tf.Tensor,
-                  unknown: tf.Tensor, prefix: str = "") -> tuple[tf.Tensor, tf.Tensor]:
+                  unknown: tf.Tensor, prefix: str = "", prefix_span: str = "empty",
+                  end_at: str = "last") -> tuple[tf.Tensor, tf.Tensor]:
     """Character spans of pieces within their words.
 
     Args:
@@ -25,7 +26,12 @@ def aligned_spans(chars: tf.RaggedTensor, normalized: tf.Tensor, pieces: tf.Ragg
         spelling: string `[V]`, the text each piece id stands for.
         unknown: bool `[V]`, ids that stand for no known text (e.g. [UNK]).
         prefix: text the tokenizer puts before every word (a space for SentencePiece's dummy prefix and
-            byte-level BPE's word-initial space); it belongs to the word's first character.
+            byte-level BPE's word-initial space).
+        prefix_span: what a piece of nothing but the prefix spans: "empty" (0, 0), or "first" the first
+            character (Hugging Face's Metaspace gives the prepended "▁" the first character's offsets).
+        end_at: "last": a piece ends after the character of its last byte (Hugging Face); "next": where the
+            character of the next byte starts (SentencePiece: of a character that normalizes to several,
+            only the piece holding the last of them spans it).
 
     Returns:
         int64 `(start, end)` `[P total]`, character offsets within the piece's word (end exclusive).
@@ -62,5 +68,11 @@ def aligned_spans(chars: tf.RaggedTensor, normalized: tf.Tensor, pieces: tf.Ragg
     whole = tf.gather(chars.row_lengths(), word_of_piece)  # [P]
     has_text = (piece_bytes > 0) & (offset + piece_bytes > 0)  # more than nothing, more than the prefix
     start = tf.where(matched, tf.gather(padded, base + first), 0)
-    end = tf.where(matched, tf.where(has_text, tf.gather(padded, base + last) + 1, start), whole)
+    if end_at == "next":
+        after = offset + piece_bytes  # the byte after the piece: its character, or the word's end
+        end_text = tf.where(after < length, tf.gather(padded, base + tf.clip_by_value(after, 0, length)), whole)
+    else:
+        end_text = tf.gather(padded, base + last) + 1
+    only_prefix = tf.minimum(whole, 1) if prefix_span == "first" else start
+    end = tf.where(matched, tf.where(has_text, end_text, only_prefix), whole)
     return start, end
