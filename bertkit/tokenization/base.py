@@ -209,3 +209,41 @@ def select_rows(condition: tf.Tensor, x: tf.RaggedTensor, y: tf.RaggedTensor) ->
     i = tf.range(n)
     both = tf.concat([x.with_row_splits_dtype(tf.int64), y.with_row_splits_dtype(tf.int64)], axis=0)
     return tf.gather(both, tf.where(condition, i, n + i))
+
+
+def redo_rows(texts: tf.Tensor, fast: tf.RaggedTensor, redo: tf.Tensor, exact) -> tf.RaggedTensor:
+    """`fast` ids `[B, (P)]` with the rows where `redo` (bool `[B]`) replaced by `exact(texts[redo])`.
+
+    One cheap scalar test per batch; the per-row work only when some row needs it. The branch is built
+    from plain (assert-free) ops: an Assert in it would make the `If` stateful, and tf.data then stops
+    running the map function in parallel.
+
+    Args:
+        texts: strings `[B]`.
+        fast: int32 ids `[B, (P)]` (int64 row splits).
+        redo: bool `[B]`.
+        exact: strings `[R]` -> (int32 ids `[M]`, int64 row splits `[R + 1]`).
+    """
+    values, splits = fast.flat_values, fast.row_splits
+
+    def replace():
+        lengths = splits[1:] - splits[:-1]  # [B]
+        exact_values, exact_splits = exact(tf.boolean_mask(texts, redo))  # [M], [R + 1]
+        # Row i comes from `values` or, if redone, from the exact rows (in the same order).
+        exact_row = tf.cumsum(tf.cast(redo, tf.int64), exclusive=True)  # [B], in [0, R]
+        exact_lengths = tf.concat([exact_splits[1:] - exact_splits[:-1], [0]], axis=0)  # [R + 1]
+        # Source ranges in `concat([values, exact_values])`, then one gather builds the result.
+        exact_starts = tf.size(values, out_type=tf.int64) + tf.gather(exact_splits, exact_row)  # [B]
+        starts = tf.where(redo, exact_starts, splits[:-1])  # [B]
+        limits = starts + tf.where(redo, tf.gather(exact_lengths, exact_row), lengths)  # [B]
+        new_splits, index = tf.raw_ops.RaggedRange(starts=starts, limits=limits, deltas=tf.ones_like(starts))
+        return tf.gather(tf.concat([values, exact_values], axis=0), index), new_splits
+
+    values, splits = tf.cond(tf.reduce_any(redo), replace, lambda: (values, splits))
+    return tf.RaggedTensor.from_row_splits(values, splits, validate=False)
+
+
+def rows_with(ids: tf.RaggedTensor, token_id: int) -> tf.Tensor:
+    """bool `[B]`: the rows of `ids` `[B, (P)]` that hold `token_id`."""
+    hit = tf.cast(tf.equal(ids.flat_values, token_id), tf.int32)
+    return tf.math.unsorted_segment_sum(hit, ids.value_rowids(), ids.nrows()) > 0

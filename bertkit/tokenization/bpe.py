@@ -112,9 +112,9 @@ class ByteLevelBPE:
 
         def body(ids, word, done_ids, done_word, k):
             ids, word, finished = self._merge_step(ids, word, n_words)
-            return (tf.boolean_mask(ids, ~finished), tf.boolean_mask(word, ~finished),
-                    done_ids.write(k, tf.boolean_mask(ids, finished)), done_word.write(k, tf.boolean_mask(word, finished)),
-                    k + 1)
+            done_ids = done_ids.write(k, tf.boolean_mask(ids, finished))
+            done_word = done_word.write(k, tf.boolean_mask(word, finished))
+            return tf.boolean_mask(ids, ~finished), tf.boolean_mask(word, ~finished), done_ids, done_word, k + 1
 
         ids, word, done_ids, done_word, _ = tf.while_loop(
             lambda ids, *_: tf.size(ids) > 0, body, (ids, word, array(), array(), tf.constant(1)),

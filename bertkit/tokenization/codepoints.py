@@ -65,15 +65,13 @@ class CodePointMap:
 
 def compose(*mappings: dict[int, tuple[int, ...]]) -> dict[int, tuple[int, ...]]:
     """The per-character mapping of applying `mappings` one after the other."""
-    keys = set().union(*mappings)
-    out = {}
-    for cp in keys:
-        seq: tuple[int, ...] = (cp,)
-        for m in mappings:
-            seq = tuple(c for x in seq for c in m.get(x, (x,)))
-        if seq != (cp,):
-            out[cp] = seq
-    return out
+    out: dict[int, tuple[int, ...]] = {}
+    for m in mappings:
+        # Characters already mapped: map what they became; characters first changed here: as `m` says.
+        out = {cp: (seq if not any(c in m for c in seq) else tuple(x for c in seq for x in m.get(c, (c,))))
+               for cp, seq in out.items()}
+        out.update((cp, seq) for cp, seq in m.items() if cp not in out)
+    return {cp: seq for cp, seq in out.items() if seq != (cp,)}
 
 
 def ranges_mask(ranges: tuple[tuple[int, int], ...]) -> np.ndarray:

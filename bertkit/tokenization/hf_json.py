@@ -17,9 +17,9 @@ import tensorflow as tf
 import tensorflow_text as text
 
 from bertkit.core.errors import BertkitError
-from bertkit.tokenization import hf_unicode as hu, spans
+from bertkit.tokenization import hf_bert_fast, hf_unicode as hu, spans
 from bertkit.tokenization.added_tokens import AddedTokens
-from bertkit.tokenization.base import TokenizerBase, eager_constant, select_rows
+from bertkit.tokenization.base import TokenizerBase, eager_constant, redo_rows, rows_with, select_rows
 from bertkit.tokenization.bpe import ByteLevelBPE, token_bytes
 from bertkit.tokenization.codepoints import ClassTable
 from bertkit.tokenization.hf_normalizers import Normalizer
@@ -48,35 +48,61 @@ class HFTokenizer(TokenizerBase):
         self.model_type = model.get("type") or _guess_model_type(model)
         self.normalizer = Normalizer(self.spec.get("normalizer"), source)
         self.pre_tokenizer = PreTokenizer(self.spec.get("pre_tokenizer"), source)
-        self.added = AddedTokens(self.spec.get("added_tokens") or [], source)
+        added = self.spec.get("added_tokens") or []
+        by_normalized = [t for t in added if t.get("normalized") and self.normalizer.steps]
+        self.added = AddedTokens([t for t in added if t not in by_normalized], source)
+        # Tokens matched on normalized text are normalized themselves, as the reference's AddedVocabulary does.
+        self.added_normalized = AddedTokens([{**t, "content": self._normalized(t["content"])} for t in by_normalized],
+                                            source)
         self.vocab, self._model, self.unk_id = _build_model(model, self.model_type, self.pre_tokenizer, source)
-        ids = {**{t: i for i, t in enumerate(self.vocab)}, **self.added.ids}
+        ids = {**{t: i for i, t in enumerate(self.vocab)}, **{t["content"]: t["id"] for t in added}}
         self.template = template_from(self.spec.get("post_processor"), ids, self._pad(ids), source)
         self.pad_id = self.template.pad
         self.mask_id = next((ids[t] for t in ("<mask>", "[MASK]") if t in ids), None)
         self.do_lower_case = self.normalizer.lowercases
         self._spelling, self._unknown = self._spelling_tables(model)
         self._space = ClassTable(hu.classes("bert_split"))
+        self._fast = None
+        if hf_bert_fast.matches(self.spec):
+            self._fast = hf_bert_fast.BertFastPath(
+                self.spec["normalizer"], model["vocab"], model.get("unk_token", "[UNK]"),
+                model.get("continuing_subword_prefix", "##"), int(model.get("max_input_chars_per_word", 100)))
+            self._added_pattern = self.added.any_pattern() if not self.added_normalized.enabled else "(?s).*"
 
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
-        segments, token = self.added.split(texts)  # [B, (S)] each
-        flat, token_id = segments.flat_values, token.flat_values  # [S]
-        plain = token_id < 0
-        first = tf.ragged.range(segments.row_lengths()).flat_values == 0  # the segment starts its text
-        ids = self._encode_segments(tf.boolean_mask(flat, plain), tf.boolean_mask(first, plain))  # [S', (P)]
-        specials = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(token_id, ~plain),
-                                                    tf.ones_like(tf.boolean_mask(token_id, ~plain)))
-        order = tf.concat([tf.where(plain)[:, 0], tf.where(~plain)[:, 0]], axis=0)  # parts -> segments
-        per_segment = tf.gather(tf.concat([ids, specials], 0), tf.math.invert_permutation(order))  # [S, (P)]
-        out = segments.with_flat_values(per_segment).merge_dims(1, 2)  # [B, (P)]
+        if self._fast is None:
+            return self._exact(texts)
+        fast = self._fast(texts)  # [B, (P)]; rows with [UNK] or an added token are redone exactly
+        redo = rows_with(fast, self.unk_id)
+        if self._added_pattern is not None:
+            redo |= tf.strings.regex_full_match(texts, self._added_pattern)
+        return redo_rows(texts, fast, redo, lambda t: (lambda ids: (ids.flat_values, ids.row_splits))(self._exact(t)))
+
+    def _exact(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """Component by component: strings `[B]` -> int32 ids `[B, (P)]`."""
+        first = tf.ones_like(texts, tf.bool)
+        out = _split(texts, first, self.added, self._normalize_and_encode)  # [B, (P)]
         return tf.RaggedTensor.from_row_splits(tf.cast(out.flat_values, tf.int32), out.row_splits, validate=False)
 
-    def _encode_segments(self, segments: tf.Tensor, first: tf.Tensor) -> tf.RaggedTensor:
-        """Plain-text segments `[S]` -> int64 ids `[S, (P)]`."""
+    def _normalize_and_encode(self, segments: tf.Tensor, first: tf.Tensor) -> tf.RaggedTensor:
+        """Text between the added tokens `[S]` -> int64 ids `[S, (P)]`: normalized, split again at the added
+        tokens that match normalized text (`normalized: true`), pre-tokenized, run through the model."""
         cps = tf.strings.unicode_decode(segments, "UTF-8", errors="replace").with_row_splits_dtype(tf.int64)
-        words = self.pre_tokenizer(self.normalizer(cps), first)  # [S, (W), (c)]
+        cps = self.normalizer(cps)
+        if not self.added_normalized.enabled:
+            return self._encode_normalized(cps, first)
+        normalized = tf.strings.unicode_encode(cps, "UTF-8")
+        return _split(normalized, first, self.added_normalized, lambda t, f: self._encode_normalized(
+            tf.strings.unicode_decode(t, "UTF-8", errors="replace").with_row_splits_dtype(tf.int64), f))
+
+    def _encode_normalized(self, cps: tf.RaggedTensor, first: tf.Tensor) -> tf.RaggedTensor:
+        words = self.pre_tokenizer(cps, first)  # [S, (W), (c)]
         strings = tf.strings.unicode_encode(words.values, "UTF-8")  # [W]
         return words.with_values(self._model(strings)).merge_dims(1, 2)
+
+    def _normalized(self, content: str) -> str:
+        cps = tf.ragged.constant([[ord(c) for c in content]], tf.int32, row_splits_dtype=tf.int64)
+        return tf.strings.unicode_encode(self.normalizer(cps), "UTF-8")[0].numpy().decode("utf-8")
 
     def word_ids(self, words: tf.Tensor) -> tf.RaggedTensor:
         if self.pre_tokenizer.byte_level is not None:  # as Hugging Face with is_split_into_words
@@ -109,7 +135,8 @@ class HFTokenizer(TokenizerBase):
                 spelling.append(token[len(prefix):].encode("utf-8"))
             else:
                 spelling.append((token.replace(space, " ") if space else token).encode("utf-8"))
-        unknown = [i == self.unk_id or t in self.added.ids for i, t in enumerate(self.vocab)]
+        added = {**self.added.ids, **self.added_normalized.ids}
+        unknown = [i == self.unk_id or t in added for i, t in enumerate(self.vocab)]
         return eager_constant(spelling, tf.string), eager_constant(unknown, tf.bool)
 
     def _pad(self, ids: dict) -> int:
@@ -119,7 +146,8 @@ class HFTokenizer(TokenizerBase):
         return next((ids[t] for t in ("<pad>", "[PAD]") if t in ids), 0)
 
     def resources(self) -> list:
-        return [*self.added.resources(), *self.normalizer.resources(), *getattr(self._model, "resources", lambda: [])()]
+        model = getattr(self._model, "resources", lambda: [])()
+        return [*self.added.resources(), *self.added_normalized.resources(), *self.normalizer.resources(), *model]
 
     def files(self) -> dict[str, Path]:
         return {FILE: self.path}
@@ -130,6 +158,22 @@ class HFTokenizer(TokenizerBase):
     @classmethod
     def from_config(cls, config: dict, folder: Path) -> HFTokenizer:
         return cls(folder / config.get("file", FILE))
+
+
+def _split(texts: tf.Tensor, first: tf.Tensor, added: AddedTokens, encode) -> tf.RaggedTensor:
+    """Splits texts `[B]` at the added tokens, encodes the text between them (`encode(segments [S], first
+    [S]) -> [S, (P)]`, `first`: the segment starts its text) and puts the tokens' ids back in: int64
+    `[B, (P)]`."""
+    segments, token = added.split(texts)  # [B, (S)] each
+    flat, token_id = segments.flat_values, token.flat_values  # [S]
+    plain = token_id < 0
+    starts = tf.gather(first, segments.value_rowids()) & (tf.ragged.range(segments.row_lengths()).flat_values == 0)
+    ids = encode(tf.boolean_mask(flat, plain), tf.boolean_mask(starts, plain))  # [S', (P)]
+    tokens = tf.boolean_mask(token_id, ~plain)
+    specials = tf.RaggedTensor.from_row_lengths(tokens, tf.ones_like(tokens))  # [S - S', (1)]
+    order = tf.concat([tf.where(plain)[:, 0], tf.where(~plain)[:, 0]], axis=0)  # parts -> segments
+    per_segment = tf.gather(tf.concat([ids, specials], 0), tf.math.invert_permutation(order))  # [S, (P)]
+    return segments.with_flat_values(per_segment).merge_dims(1, 2)
 
 
 def read_spec(path: Path) -> dict:
@@ -191,9 +235,9 @@ class _WordPiece:
         self.max_chars = max_chars
         tokens = sorted(vocab, key=vocab.get)  # ids may have holes (a repeated vocab.txt line): map back
         self._ids = eager_constant([vocab[t] for t in tokens], tf.int64)
-        self._op = text.FastWordpieceTokenizer(vocab=tokens, suffix_indicator=prefix, max_bytes_per_word=4 * max_chars + 4,
-                                               token_out_type=tf.int64, unknown_token=unk, no_pretokenization=True,
-                                               support_detokenization=False)
+        self._op = text.FastWordpieceTokenizer(vocab=tokens, suffix_indicator=prefix, unknown_token=unk,
+                                               max_bytes_per_word=4 * max_chars + 4, token_out_type=tf.int64,
+                                               no_pretokenization=True, support_detokenization=False)
 
     def __call__(self, words: tf.Tensor) -> tf.RaggedTensor:
         ids = self._op.tokenize(words).with_row_splits_dtype(tf.int64)  # [W, (P)] positions in `tokens`

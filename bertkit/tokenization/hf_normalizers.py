@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 
 import tensorflow as tf
 import tensorflow_text as text
@@ -25,7 +26,6 @@ SUPPORTED = ("BertNormalizer", "Lowercase", "StripAccents", "NFC", "NFD", "NFKC"
 # BertNormalizer's `is_chinese_char` blocks (tokenizers: note 0x2B920, where Google's code says 0x2B820).
 HF_CJK_RANGES = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F), (0x2B740, 0x2B81F),
                  (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
-WHITE_SPACE = "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
 
 def flatten(node: dict | None) -> list[dict]:
@@ -39,15 +39,21 @@ def flatten(node: dict | None) -> list[dict]:
 
 def bert_mapping(node: dict) -> dict[int, tuple[int, ...]]:
     """BertNormalizer as one per-character mapping (clean, CJK spacing, strip accents, lower-case)."""
+    lowercase = bool(node.get("lowercase", True))
+    strip = node.get("strip_accents")
+    return _bert_mapping(bool(node.get("clean_text", True)), bool(node.get("handle_chinese_chars", True)),
+                         lowercase if strip is None else bool(strip), lowercase)
+
+
+@functools.lru_cache(maxsize=8)
+def _bert_mapping(clean: bool, chinese: bool, strip: bool, lowercase: bool) -> dict[int, tuple[int, ...]]:
     steps = []
-    if node.get("clean_text", True):
+    if clean:
         steps.append({cp: () if value == hu.BERT_DELETED else (0x20,)
                       for first, last, value in hu.runs("bert_clean") for cp in range(first, last + 1)})
-    if node.get("handle_chinese_chars", True):
+    if chinese:
         steps.append({cp: (0x20, cp, 0x20) for first, last in HF_CJK_RANGES for cp in range(first, last + 1)})
-    lowercase = node.get("lowercase", True)
-    strip = node.get("strip_accents")
-    if lowercase if strip is None else strip:
+    if strip:
         steps.append(hu.mapping("nfd_strip"))
     if lowercase:
         steps.append(hu.mapping("lowercase"))
@@ -111,7 +117,8 @@ def _step(node: dict, source: str):
         return _replace(node, source)
     if kind == "Strip":
         left, right = node.get("strip_left", True), node.get("strip_right", True)
-        pattern = "|".join(([f"^[{WHITE_SPACE}]+"] if left else []) + ([f"[{WHITE_SPACE}]+$"] if right else []))
+        space = f"[{hu.WHITE_SPACE_RE2}]+"
+        pattern = "|".join(([f"^{space}"] if left else []) + ([f"{space}$"] if right else []))
         return _on_strings(lambda x: tf.strings.regex_replace(x, pattern, "")) if pattern else (lambda cps: cps)
     if kind == "Prepend":
         prefix = node["prepend"]

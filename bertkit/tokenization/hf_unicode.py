@@ -18,6 +18,10 @@ DATA = Path(__file__).resolve().parent / "data" / "hf_unicode.json"
 SIZE = 0x110000
 HANGUL_FIRST, HANGUL_LAST = 0xAC00, 0xD7A3  # precomposed syllables: decomposition by arithmetic
 
+# Unicode's White_Space property (Rust's `char::is_whitespace`), as an RE2 class body.
+WHITE_SPACE_RE2 = ("\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}"
+                   "\\x{205F}\\x{3000}")
+
 # Class values of the tables (see the script).
 BERT_DELETED, BERT_SPACE = 1, 2  # bert_clean
 SPLIT_SPACE, SPLIT_PUNCT = 1, 2  # bert_split

@@ -176,7 +176,8 @@ def serialize(model: SpmModel) -> bytes:
     score_key, type_key = _key(2, 5), _key(3, 0)
     for piece, score, kind in zip(model.pieces, model.scores, model.types):
         text = piece.encode("utf-8")
-        body = b"\x0a" + _encode_varint(len(text)) + text + score_key + struct.pack("<f", score) + type_key + bytes([kind])
+        body = (b"\x0a" + _encode_varint(len(text)) + text + score_key + struct.pack("<f", score)
+                + type_key + bytes([kind]))
         out += b"\x0a" + _encode_varint(len(body)) + body  # field 1 (pieces), length-delimited
     trainer = _int_field(3, model.model_type) + _int_field(4, len(model.pieces)) + _int_field(35, model.byte_fallback)
     for number, value in ((40, model.unk_id), (41, model.bos_id), (42, model.eos_id), (43, model.pad_id)):

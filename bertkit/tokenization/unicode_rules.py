@@ -40,6 +40,11 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
+def all_chars() -> tuple[np.ndarray, np.ndarray, str]:
+    """`(code_points, categories, chars)` of every code point but the surrogates, ascending (cached)."""
+    return _chars()
+
+
 @functools.lru_cache(maxsize=1)
 def _chars() -> tuple[np.ndarray, np.ndarray, str]:
     """`(code_points, categories, chars)` of every code point except the surrogates (which cannot

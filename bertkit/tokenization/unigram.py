@@ -99,7 +99,8 @@ class Unigram:
         size = tf.concat(sizes + [tf.ones_like(unknown)], 0)
         piece = tf.concat(ids + [tf.fill(tf.shape(unknown), tf.constant(self.unk_id, tf.int64))], 0)
         is_unknown = tf.range(tf.size(start)) >= tf.size(start) - tf.size(unknown)
-        score = tf.where(is_unknown, tf.constant(self.unk_score, tf.float64), tf.gather(self._scores, tf.maximum(piece, 0)))
+        score = tf.where(is_unknown, tf.constant(self.unk_score, tf.float64),
+                         tf.gather(self._scores, tf.maximum(piece, 0)))
         return {"node": tf.gather(tf.range(n) + cps.value_rowids(), start),  # start node (word offset + position)
                 "position": tf.gather(position, start), "size": size, "piece": piece, "score": score}
 

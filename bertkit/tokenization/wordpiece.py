@@ -30,7 +30,7 @@ import tensorflow_text as text
 
 from bertkit.core.errors import BertkitError
 from bertkit.tokenization import normalizer_model, spans, unicode_rules
-from bertkit.tokenization.base import Template, TokenizerBase, eager_constant
+from bertkit.tokenization.base import Template, TokenizerBase, eager_constant, redo_rows, rows_with
 
 VOCAB_FILE = "vocab.txt"
 MAX_INPUT_CHARS_PER_WORD = 200  # official WordpieceTokenizer.max_input_chars_per_word (HF's is 100)
@@ -126,33 +126,7 @@ class WordPiece(TokenizerBase):
         """Strings `[B]` -> int32 ids `[B, (pieces)]`, without [CLS]/[SEP]: the fast path, and the exact path
         for the texts whose fast ids hold [UNK]."""
         fast = self._fast_wordpiece.tokenize(self._fast_normalizer.normalize(texts))  # [B, (pieces)]
-        # One cheap scalar test per batch; the per-row work only when some text has [UNK]. The
-        # branch is built from plain (assert-free) ops: an Assert in it would make the `If`
-        # stateful, and tf.data then stops running the map function in parallel.
-        any_unk = tf.reduce_any(tf.equal(fast.flat_values, self.unk_id))
-        values, splits = tf.cond(
-            any_unk,
-            lambda: self._redo_unk_rows(texts, fast.flat_values, fast.row_splits),
-            lambda: (fast.flat_values, fast.row_splits),
-        )
-        return tf.RaggedTensor.from_row_splits(values, splits, validate=False)
-
-    def _redo_unk_rows(self, texts, values, splits) -> tuple[tf.Tensor, tf.Tensor]:
-        """Replaces the rows (`values` [N], `splits` [B + 1]) that contain [UNK] by exact ids."""
-        lengths = splits[1:] - splits[:-1]  # [B]
-        rows = tf.repeat(tf.range(tf.size(lengths, out_type=tf.int64)), lengths)  # [N]
-        unk = tf.cast(tf.equal(values, self.unk_id), tf.int32)
-        redo = tf.math.unsorted_segment_sum(unk, rows, tf.size(lengths)) > 0  # [B]
-        exact_values, exact_splits = self._exact(tf.boolean_mask(texts, redo))  # [M], [R + 1]
-        # Row i comes from `values` or, if redone, from the exact rows (in the same order).
-        exact_row = tf.cumsum(tf.cast(redo, tf.int64), exclusive=True)  # [B], in [0, R]
-        exact_lengths = tf.concat([exact_splits[1:] - exact_splits[:-1], [0]], axis=0)  # [R + 1]
-        # Source ranges in `concat([values, exact_values])`, then one gather builds the result.
-        exact_starts = tf.size(values, out_type=tf.int64) + tf.gather(exact_splits, exact_row)  # [B]
-        starts = tf.where(redo, exact_starts, splits[:-1])  # [B]
-        limits = starts + tf.where(redo, tf.gather(exact_lengths, exact_row), lengths)  # [B]
-        new_splits, index = tf.raw_ops.RaggedRange(starts=starts, limits=limits, deltas=tf.ones_like(starts))
-        return tf.gather(tf.concat([values, exact_values], axis=0), index), new_splits
+        return redo_rows(texts, fast, rows_with(fast, self.unk_id), self._exact)
 
     def _exact(self, texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The official algorithm step by step: `[R]` strings -> ids `[M]` and row splits `[R + 1]`."""
