@@ -164,3 +164,22 @@ def test_graph_data_savedmodel_and_bundle_round_trip(kind, tokenizers, tmp_path)
     again = load(tmp_path / "saved")
     assert again.kind == tokenizer.kind and again.template == tokenizer.template
     assert again(texts).to_list() == eager and again.vocab == tokenizer.vocab
+
+
+@pytest.mark.parametrize("kind", tk.KINDS)
+def test_invalid_utf8_as_the_reference_reads_bytes(kind, kind_folders, tokenizers):
+    """Bytes that are not UTF-8 (a str never is): Google's tokenizer drops them (`convert_to_unicode`,
+    errors="ignore"), sentencepiece encodes the bytes as they are, Hugging Face takes str, so bertkit gives
+    what it gives for `bytes.decode(errors="replace")` (one U+FFFD per maximal invalid subsequence)."""
+    import random
+
+    rng = random.Random(5)
+    pool = [b"ab", b" ", b"\xff", b"\xfe", b"\xe2\x82", b"\xed\xa0\x80", b"\xc0\xaf", b"\xc3", "é".encode(),
+            "中".encode(), b"\xf0\x9f\x98", b"<mask>", b"x"]
+    raw = [b"".join(rng.choice(pool) for _ in range(rng.randint(0, 8))) for _ in range(300)]
+    reference = tk.reference(kind, kind_folders[kind])
+    if kind.startswith("spm") or kind == "wordpiece":
+        expected = reference(raw)
+    else:
+        expected = reference([r.decode("utf-8", errors="replace") for r in raw])
+    assert tokenizers(kind)(tf.constant(raw)).to_list() == expected

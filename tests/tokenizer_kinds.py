@@ -202,7 +202,8 @@ CASES = {  # name -> text: the corners where tokenizers differ (see docs/tokeniz
     "only spaces": "   ", "empty": "", "long word": "a" * 150, "long Cyrillic": "\u0436" * 120,
     "special tokens": "[CLS] x [SEP] <s> y </s> <mask> z <pad>[MASK]", "contractions": "can't I'll we're 'sup ''s",
     "whitespace runs": "a  \n\n  b \t c\u00a0 \u00a0d  ", "digits": "\u0661\u0662\u0663 \uff11\uff12 \u00bd \u2460",
-    "math": "\U0001d400\U0001d41b\U0001d41c \u2202x/\u2202y", "CJK ext": "\U00020000\U0002b820\U0002b920\U00031350",
+    "math": "\U0001d400\U0001d41b\U0001d41c \u2202x/\u2202y",
+    "reordered marks": "a\U0001d16d\U0001d165b \u302f\u0301\u302e x\u1b44\u0301\U00016ff0", "CJK ext": "\U00020000\U0002b820\U0002b920\U00031350",
 }
 
 
@@ -248,8 +249,8 @@ def corpora(data_dir: Path) -> dict[str, list[str]]:
 
     out = {}
     for name, (files, fields) in DATASETS.items():
-        out[name] = [json.loads(line)[field] for f in files
-                     for line in (data_dir / f).read_text(encoding="utf-8").splitlines() for field in fields]
+        out[name] = [json.loads(line)[field] for f in files  # split on "\n" only: texts hold U+2028, U+0085
+                     for line in (data_dir / f).read_text(encoding="utf-8").split("\n") if line for field in fields]
     sentences = []
     for f in ("eng.train", "eng.testa", "eng.testb"):
         words = []

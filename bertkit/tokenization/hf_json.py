@@ -70,6 +70,9 @@ class HFTokenizer(TokenizerBase):
             self._added_pattern = self.added.any_pattern() if not self.added_normalized.enabled else "(?s).*"
 
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        # Invalid UTF-8 (only possible from bytes; the reference takes Python str) becomes U+FFFD first, one
+        # per maximal invalid subsequence, as Python's `bytes.decode(errors="replace")` does.
+        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
         if self._fast is None:
             return self._exact(texts)
         fast = self._fast(texts)  # [B, (P)]; rows with [UNK] or an added token are redone exactly
