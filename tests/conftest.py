@@ -57,7 +57,7 @@ def random_task_model(task_config, max_seq_length: int, head: str, max_positions
     keras_model({k: tf.zeros((1, 8), tf.int32) for k in task.model_input_names()})
     kernel = getattr(keras_model, head).kernel
     kernel.assign(kernel * 40.0)
-    return BertkitModel(keras_model, task, encoder_config, None, str(vocab))
+    return BertkitModel(keras_model, task, encoder_config, None)
 
 
 def run_without_bertkit(tmp_path: Path, script: str, *args) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-MAX_INPUT_CHARS_PER_WORD = 100
+MAX_INPUT_CHARS_PER_WORD = 200  # the official WordpieceTokenizer default
 
 # The ideograph blocks the official code treats as "Chinese characters" (CJK Unified Ideographs,
 # Extensions A-E, Compatibility Ideographs and their Supplement). Hangul and kana are not in it.
@@ -45,10 +45,11 @@ def is_whitespace(ch: str) -> bool:
 
 
 def is_control(ch: str) -> bool:
-    """Any "C*" category except tab/newline/CR, which count as whitespace."""
+    """Cc and Cf except tab/newline/CR, which count as whitespace. Private-use (Co) and unassigned (Cn)
+    characters are not control characters: they stay in their word."""
     if ch in "\t\n\r":
         return False
-    return unicodedata.category(ch).startswith("C")
+    return unicodedata.category(ch) in ("Cc", "Cf")
 
 
 def is_punctuation(ch: str) -> bool:
@@ -64,7 +65,7 @@ def is_cjk(cp: int) -> bool:
 
 
 def clean_text(text: str) -> str:
-    """Drops NUL, U+FFFD and control characters; maps every whitespace character to a space."""
+    """Drops NUL, U+FFFD and control characters (Cc, Cf); maps every whitespace character to a space."""
     out = []
     for ch in text:
         if ord(ch) == 0 or ord(ch) == 0xFFFD or is_control(ch):

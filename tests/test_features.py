@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from bertkit.core.errors import BertkitError
+from bertkit.tokenization.base import Template
 from bertkit.tokenization.packing import pack_inputs
 from tests.reference_wordpiece import truncate_seq_pair
 
@@ -96,3 +97,38 @@ def test_bad_options():
         pack_inputs(ids, None, 8, cls_id=CLS, sep_id=SEP, head_fraction=1.5)
     with pytest.raises(BertkitError, match="max_seq_length"):
         pack_inputs(ids, ids, 2, cls_id=CLS, sep_id=SEP)
+
+
+def reference_template_pack(a, b, max_seq_length, template):
+    """Python packing with any template: `start a end` or `start a middle b end`, longest-first."""
+    a, b = list(a), None if b is None else list(b)
+    if b is None:
+        a = a[:max_seq_length - template.specials(False)]
+        tokens, types = [*template.start, *a, *template.end], [0] * (len(a) + template.specials(False))
+    else:
+        truncate_seq_pair(a, b, max_seq_length - template.specials(True))
+        head = [*template.start, *a, *template.middle]
+        tokens = head + b + [*template.end]
+        types = [0] * len(head) + [template.type_b] * (len(b) + len(template.end))
+    pad = max_seq_length - len(tokens)
+    return tokens + [template.pad] * pad, [1] * len(tokens) + [0] * pad, types + [0] * pad
+
+
+@pytest.mark.parametrize("template", [Template.roberta(0, 2, 1), Template((7, 8), (), (9,), 2, 5)],
+                         ids=["roberta", "odd"])
+def test_templates(template):
+    """RoBERTa's `<s> a </s></s> b </s>` (all type 0, pad 1) and an odd template; specials never cut."""
+    rng = random.Random(2)
+    for max_seq_length in (template.specials(True), 5, 9, 16):
+        rows_a, rows_b = random_rows(rng, 30, 12), random_rows(rng, 30, 12)
+        pairs = pack_inputs(tf.ragged.constant(rows_a, tf.int32), tf.ragged.constant(rows_b, tf.int32),
+                            max_seq_length, template=template)
+        single = pack_inputs(tf.ragged.constant(rows_a, tf.int32), None, max_seq_length, template=template,
+                             truncation="head")
+        for i, (a, b) in enumerate(zip(rows_a, rows_b)):
+            for out, second in ((pairs, b), (single, None)):
+                expected = reference_template_pack(a, second, max_seq_length, template)
+                assert [out[k][i].numpy().tolist() for k in ("input_word_ids", "input_mask", "input_type_ids")] \
+                    == list(expected)
+    with pytest.raises(BertkitError, match="max_seq_length must be at least 4"):
+        pack_inputs(tf.ragged.constant([[1]]), tf.ragged.constant([[1]]), 3, template=Template.roberta(0, 2, 1))

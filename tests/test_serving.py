@@ -153,7 +153,7 @@ def _random_head_model(base, real_vocab, task_name: str, labels: tuple, is_pair:
     task = get_task_class(task_name)(config, PreprocessConfig(max_seq_length=24), base.task.tokenizer)
     keras_model = task.build_model(base.model.encoder)
     keras_model({k: tf.zeros((1, 8), tf.int32) for k in ("input_word_ids", "input_mask", "input_type_ids")})
-    return BertkitModel(keras_model, task, base.encoder_config, None, str(real_vocab))
+    return BertkitModel(keras_model, task, base.encoder_config, None)
 
 
 PAIRS = [("A man plays.", "Nobody plays."), ("", NON_ASCII), ("long " * 50, "short")]

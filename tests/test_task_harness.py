@@ -1,8 +1,11 @@
-"""One harness for every registered task (after KerasHub's `run_backbone_test`): at a tiny config, the
-model builds, its loss is finite, one optimizer step changes every variable on the loss path, a saved
-and reloaded bundle predicts the same, and the raw-text export equals `predict`.
+"""One harness for every registered task and tokenizer family (after KerasHub's `run_backbone_test`): at a
+tiny config, the model builds, its loss is finite, one optimizer step changes every variable on the loss
+path, a saved and reloaded bundle predicts the same, and the raw-text export equals `predict`.
 
-Each task contributes a few examples of its own kind (`EXAMPLES`); a new task without them fails here."""
+Each task contributes a few examples of its own kind (`EXAMPLES`); a new task without them fails here.
+Families: BERT's WordPiece (`[CLS] a [SEP] b [SEP]`), a RoBERTa-style byte-level BPE (`<s> a </s></s> b
+</s>`, every position typed 0, padding id 1) and, in the slow run, an XLM-R-style SentencePiece unigram
+tokenizer.json (Metaspace words); the two are trained in the test setup (tests/tokenizer_kinds.py)."""
 
 import random
 
@@ -20,8 +23,10 @@ from bertkit.modeling.encoder import BertEncoder
 from bertkit.tasks import TASKS
 from bertkit.tasks.runner import TaskRunner
 from bertkit.tokenization import Tokenizer
+from bertkit.tokenization.loading import load_tokenizer
 from bertkit.training.loop import StepFunctions
 from bertkit.training.optimizer import create_optimizer
+from tests import tokenizer_kinds as tk
 from tests.conftest import TINY_HF, tiny_rows
 
 WORDS = ["the", "movie", "was", "great", "i", "loved", "it", "plot", "is", "thin", "awful", "bob", "paris"]
@@ -69,15 +74,32 @@ EXAMPLES = {"classify": classify_examples, "multilabel": multilabel_examples, "r
 OPTIONS = {"qa": {"max_query_length": 8, "doc_stride": 8}, "ner": {"document_context": "on"}}
 
 
-@pytest.fixture(scope="module", params=sorted(TASKS))
+FAMILIES = {"bert": None, "roberta": "hf_bpe", "xlmr": "json_unigram"}  # family -> kind of tests/tokenizer_kinds.py
+# The default run: every task with BERT, and with RoBERTa those whose rows are built differently (classify
+# stands for the sentence tasks, which share one packing); the slow run: every task with every family.
+FAST = {("classify", "roberta"), ("ner", "roberta"), ("qa", "roberta")}
+PARAMS = [pytest.param((task, family), id=f"{task}-{family}",
+                       marks=[] if family == "bert" or (task, family) in FAST else [pytest.mark.slow])
+          for task in sorted(TASKS) for family in FAMILIES]
+
+
+@pytest.fixture(scope="module")
+def family_folders(tmp_path_factory):
+    return tk.build(tmp_path_factory.mktemp("families"))
+
+
+@pytest.fixture(scope="module", params=PARAMS)
 def built(request):
-    name = request.param
+    name, family = request.param
     assert name in EXAMPLES, f"task {name!r} has no examples in the harness"
     keras.utils.set_random_seed(0)
     examples = EXAMPLES[name]()
     cls = TASKS[name]
     config = cls.configure(examples, pooling="cls", head_dropout=0.1, source="harness", **OPTIONS.get(name, {}))
-    tokenizer = Tokenizer(TINY_HF / "vocab.txt", True)
+    if FAMILIES[family] is None:
+        tokenizer = Tokenizer(TINY_HF / "vocab.txt", True)
+    else:
+        tokenizer = load_tokenizer(request.getfixturevalue("family_folders")[FAMILIES[family]])
     task = cls(config, PreprocessConfig(max_seq_length=32), tokenizer)
     encoder = BertEncoder(EncoderConfig(vocab_size=len(tokenizer.vocab), hidden_size=16, num_layers=1, num_heads=2,
                                         intermediate_size=32, max_position_embeddings=32))
@@ -108,7 +130,7 @@ def test_one_step_changes_every_variable_on_the_loss_path(built):
 
 def test_reload_predicts_the_same_and_export_equals_predict(built, tmp_path):
     name, task, model, examples = built
-    bm = BertkitModel(model, task, model.encoder.config, TrainConfig(), str(TINY_HF / "vocab.txt"))
+    bm = BertkitModel(model, task, model.encoder.config, TrainConfig())
     saved = bm.save(tmp_path / "bundle")
     again = bertkit.load(saved)
     inputs = examples[:6]

@@ -48,7 +48,8 @@ def tokenizer(vocab_file):
         ("\u0130", ["i"]),  # "İ".lower() is "i" + combining dot, which strip_accents removes
         ("\u039f\u0394\u039f\u03a3.", ["οδος", "."]),  # final sigma (exact path)
         ("\u03a3\u039f", ["σο"]),  # medial sigma
-        ("hello \uf0b7 \U000f0000how", ["hello", "how"]),  # private use / unassigned: deleted
+        ("hello \uf0b7 \U000f0000how", ["hello", "[UNK]", "[UNK]"]),  # private use (Co) stays, unknown
+        ("he\U000e0080llo hi\ue000", ["[UNK]", "[UNK]"]),  # unassigned (Cn) and Co inside a word: [UNK]
         ("", []),
     ],
 )
@@ -64,12 +65,14 @@ def test_tokenize_cased(vocab_file):
     assert tokenizer.tokenize("Ha\u0308LLo") == ["[UNK]"]  # the combining mark is kept, so no match
 
 
-def test_word_length_limit(tokenizer):
-    assert tokenizer.tokenize("a" * 100) == ["a"] + ["##a"] * 99
-    assert tokenizer.tokenize("a" * 101) == ["[UNK]"]
-    # 60 characters but 120 bytes: within the official 100-character limit.
-    assert tokenizer.tokenize("σ" * 60) == ["σ"] + ["##σ"] * 59
-    assert tokenizer.tokenize("ä" * 101) == ["[UNK]"]
+def test_word_length_limit(tokenizer, vocab_file):
+    assert tokenizer.tokenize("a" * 200) == ["a"] + ["##a"] * 199
+    assert tokenizer.tokenize("a" * 201) == ["[UNK]"]
+    # 110 characters but 220 bytes: within the official 200-character limit.
+    assert tokenizer.tokenize("σ" * 110) == ["σ"] + ["##σ"] * 109
+    assert tokenizer.tokenize("ä" * 201) == ["[UNK]"]
+    hf_limit = Tokenizer(vocab_file, max_input_chars_per_word=100)  # HF's BertTokenizer limit
+    assert hf_limit.tokenize("a" * 101) == ["[UNK]"] and hf_limit.tokenize("σ" * 60) == ["σ"] + ["##σ"] * 59
 
 
 def test_invalid_utf8_dropped(tokenizer):
@@ -212,8 +215,9 @@ def test_fast_path_classification_matches_official():
         for ch in chars
     ])
     assert [f"U+{ord(ch):04X}" for ch in np.array(chars)[counts != expected]] == []
-    # Unassigned / private-use characters above U+FFFF reach it unchanged and must yield [UNK]:
-    # never silently vanish as whitespace (newer ICU may call some of them punctuation; fine).
-    unassigned = [chr(cp) for cp in range(0x10000, 0x110000) if unicodedata.category(chr(cp)) in ("Cn", "Co")]
+    # Unassigned and private-use characters reach it unchanged and must stay in their word or at least
+    # yield [UNK]: never silently vanish as whitespace (newer ICU may call some of them punctuation; a
+    # text holding one is [UNK] then, and goes to the exact path).
+    unassigned = [chr(cp) for cp in range(1, 0x110000) if unicodedata.category(chr(cp)) in ("Cn", "Co")]
     counts = wordpiece.tokenize(tf.constant(["x" + ch + "x" for ch in unassigned])).row_lengths().numpy()
     assert (counts != 2).all()

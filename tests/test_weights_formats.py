@@ -23,7 +23,8 @@ from bertkit.core.errors import BertkitError
 from bertkit.export import export_encoder
 from bertkit.weights.tfhub_savedmodel import save_tfhub
 from bertkit.weights import detect_format, hub_handles, load_pretrained, save_tf1
-from bertkit.weights.tf1_checkpoint import CHECKPOINT_PREFIX, vocab_is_uncased
+from bertkit.tokenization.loading import vocab_is_uncased
+from bertkit.weights.tf1_checkpoint import CHECKPOINT_PREFIX
 
 GOLDEN = Path(__file__).parent / "golden"
 TINY_HF, TINY_PT = GOLDEN / "tiny_bert_hf", GOLDEN / "tiny_bert_pt"
@@ -357,7 +358,7 @@ def test_fine_tuned_bundle_exports_its_encoder(reference, tmp_path):
                                       Tokenizer(pretrained.vocab_file, True))
     model = task.build_model(pretrained.encoder)
     model(tiny_inputs(), training=False)
-    BertkitModel(model, task, pretrained.encoder_config, None, pretrained.vocab_file).save(tmp_path / "run" / "model")
+    BertkitModel(model, task, pretrained.encoder_config, None).save(tmp_path / "run" / "model")
 
     out = export_encoder(tmp_path / "run", "tfhub", tmp_path / "hub")
     exported = load_pretrained(out)

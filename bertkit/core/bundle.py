@@ -6,7 +6,8 @@
       preprocess_config.json  PreprocessConfig (casing, max_seq_length, truncation)
       task_config.json        TaskConfig (labels, pooling, ...)
       train_config.json       TrainConfig of the run that made it
-      vocab.txt               the WordPiece vocabulary
+      tokenizer_config.json   the tokenizer: its kind and settings (`bertkit.tokenization.loading`)
+      vocab.txt, ...          the tokenizer's files (vocab.txt, tokenizer.json, a SentencePiece model, ...)
       model.weights.h5        encoder + head weights (Keras 3)
       metrics.json            final evaluation metrics, when there was an evaluation
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 from bertkit.core.config import EncoderConfig, PreprocessConfig, TaskConfig, TrainConfig
@@ -26,14 +26,17 @@ from bertkit.core.errors import BertkitError
 from bertkit.core.io import atomic_directory
 
 FORMAT_VERSION = 1
-REQUIRED = ("bertkit.json", "encoder_config.json", "preprocess_config.json", "task_config.json", "vocab.txt",
-            "model.weights.h5")
+REQUIRED = ("bertkit.json", "encoder_config.json", "preprocess_config.json", "task_config.json", "model.weights.h5")
+TOKENIZER_FILES = ("tokenizer_config.json", "vocab.txt")  # one of them; bundles before issue 18 had only vocab.txt
 
 
 def save_bundle(path, *, model, encoder_config: EncoderConfig, preprocess: PreprocessConfig,
-                task_config: TaskConfig, train_config: TrainConfig | None, vocab_file: str,
+                task_config: TaskConfig, train_config: TrainConfig | None, tokenizer,
                 metrics: dict | None = None, source: str = "") -> Path:
-    """Writes the bundle to `path` atomically (a crash leaves the previous bundle, or none)."""
+    """Writes the bundle to `path` atomically (a crash leaves the previous bundle, or none).
+
+    `tokenizer` is the run's tokenizer (`bertkit.tokenization.base.TokenizerBase`): it saves its own files.
+    """
     path = Path(path)
     with atomic_directory(path) as tmp:
         (tmp / "bertkit.json").write_text(json.dumps(
@@ -43,7 +46,7 @@ def save_bundle(path, *, model, encoder_config: EncoderConfig, preprocess: Prepr
         task_config.save(tmp / "task_config.json")
         if train_config is not None:
             train_config.save(tmp / "train_config.json")
-        shutil.copyfile(vocab_file, tmp / "vocab.txt")
+        tokenizer.save(tmp)
         model.save_weights(str(tmp / "model.weights.h5"))
         if metrics is not None:
             (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
@@ -58,6 +61,8 @@ def find_bundle(path) -> Path:
     if (path / "model" / "bertkit.json").exists():
         path = path / "model"
     missing = [name for name in REQUIRED if not (path / name).exists()]
+    if not any((path / name).exists() for name in TOKENIZER_FILES):
+        missing.append(TOKENIZER_FILES[0])
     if missing:
         found = sorted(p.name for p in path.iterdir())[:12] if path.is_dir() else []
         raise BertkitError(

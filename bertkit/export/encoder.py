@@ -2,12 +2,14 @@
 
 `model` is a pretrained folder in any format bertkit reads (or a TF Hub handle), or a bertkit run /
 bundle folder, whose fine-tuned encoder is exported. Each format's writer lives with its reader in
-`bertkit.weights`, takes `(encoder, vocab_file, do_lower_case, out_dir)` and writes atomically.
+`bertkit.weights`, takes `(encoder, vocab_file, do_lower_case, out_dir)` and writes atomically; a WordPiece
+tokenizer read from a tokenizer.json gives its vocabulary as vocab.txt.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from bertkit.core.errors import BertkitError
@@ -27,7 +29,7 @@ def _exporter(fmt: str):
 
 
 def encoder_of(model: str | os.PathLike):
-    """(encoder, vocab_file, do_lower_case, what) for a pretrained folder / handle or a bertkit bundle."""
+    """(encoder, tokenizer, what) for a pretrained folder / handle or a bertkit bundle."""
     from bertkit.core import bundle
     from bertkit.weights.hub_handles import is_hub_handle
 
@@ -38,11 +40,11 @@ def encoder_of(model: str | os.PathLike):
         encoder = getattr(loaded.model, "encoder", None)
         if not hasattr(encoder, "named_variables"):
             raise BertkitError(f"{model}: this bundle's model has no encoder to export.")
-        return encoder, loaded.vocab_file, loaded.preprocess.do_lower_case, f"fine-tuned encoder of {loaded.path}"
+        return encoder, loaded.tokenizer, f"fine-tuned encoder of {loaded.path}"
     from bertkit.weights import load_pretrained
 
     pretrained = load_pretrained(model)
-    return pretrained.encoder, pretrained.vocab_file, pretrained.do_lower_case, pretrained.source_format
+    return pretrained.encoder, pretrained.tokenizer, pretrained.source_format
 
 
 def export_encoder(model: str | os.PathLike, format: str, output: str | os.PathLike) -> Path:
@@ -62,10 +64,23 @@ def export_encoder(model: str | os.PathLike, format: str, output: str | os.PathL
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise BertkitError(f"--output {output}: exists and is a file; pass a folder path.")
-    encoder, vocab_file, do_lower_case, _ = encoder_of(model)
+    encoder, tokenizer, what = encoder_of(model)
     family = encoder.config.model_type
     if format in ("tfhub", "tf1") and family != "bert":
         raise BertkitError(f"{model}: a {family} encoder has no {format} layout (TF Hub and Google checkpoints are "
                            "BERT's); export it with --format hf.")
-    save(encoder, vocab_file, do_lower_case, str(output))
+    with tempfile.TemporaryDirectory() as tmp:
+        save(encoder, _vocab_file(tokenizer, Path(tmp), model, format, what), tokenizer.do_lower_case, str(output))
     return output
+
+
+def _vocab_file(tokenizer, tmp: Path, model, format: str, what: str) -> str:
+    """The WordPiece vocab.txt the encoder formats carry: the tokenizer's own, or its vocabulary written out."""
+    if getattr(tokenizer, "vocab_file", None) is not None and Path(tokenizer.vocab_file).name == "vocab.txt":
+        return str(tokenizer.vocab_file)
+    if getattr(tokenizer, "model_type", None) == "WordPiece":
+        (tmp / "vocab.txt").write_text("".join(t + "\n" for t in tokenizer.vocab), encoding="utf-8")
+        return str(tmp / "vocab.txt")
+    raise BertkitError(f"{model}: the {format} encoder format carries a WordPiece vocab.txt, and this model's "
+                       f"tokenizer ({tokenizer.kind}) is not WordPiece ({what}); export the model with `bertkit "
+                       "export` instead.")

@@ -5,19 +5,21 @@
                                    (each task's `serving_signature()`: classify `probabilities`, `label`;
                                    multilabel `probabilities`, `labels`; regression `score`; ner words,
                                    tags and entities with offsets; qa the answer and the n-best answers)
-      assets/vocab.txt             the training vocabulary (tracked, so DIR is self-contained)
+      assets/                      the tokenizer's files and tokenizer_config.json (tracked, so DIR is
+                                   self-contained; `bertkit.load_tokenizer(DIR)` rebuilds the tokenizer)
       assets.extra/                bertkit_export.json (task, labels, inputs, outputs, preprocessing)
                                    and the bundle's configs, for the server's metadata
 
 The signature is the task's own `encode`, the model and the task's own `decode` in one graph
 (`TaskRunner.serving_function`): the very functions `predict` runs, so the export gives its numbers.
-Loading needs TensorFlow and `import tensorflow_text` (which registers the WordPiece ops), not bertkit.
+Loading needs TensorFlow and `import tensorflow_text` (which registers the tokenizer ops), not bertkit.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,17 +39,20 @@ TOLERANCE = 1e-5  # export vs predict, relative to the value's size for values a
 
 
 class ServingModule(tf.Module):
-    """What the SavedModel holds: the Keras model (its variables) and the vocabulary asset.
+    """What the SavedModel holds: the Keras model (its variables), the tokenizer's lookup tables and its
+    files as assets.
 
-    The tokenizer needs no tracking: its normalizer and WordPiece models are constants in the graph.
-    The vocabulary is tracked as an asset anyway, so a client can read the exact training vocabulary
-    from `DIR/assets/vocab.txt`.
+    The tokenizer's normalizer and WordPiece / SentencePiece models are constants in the graph; its hash
+    tables are resources, tracked here. Its files are tracked as assets anyway, so a client can read the
+    exact training vocabulary from `DIR/assets/` and `bertkit.load_tokenizer(DIR)` can rebuild it.
     """
 
-    def __init__(self, keras_model, vocab_file: str):
+    def __init__(self, keras_model, tokenizer, staging: Path):
         super().__init__(name="bertkit_serving")
         self.model = keras_model
-        self.vocab_file = tf.saved_model.Asset(vocab_file)
+        self.tokenizer_tables = list(tokenizer.resources())
+        tokenizer.save(staging)
+        self.tokenizer_files = [tf.saved_model.Asset(str(path)) for path in sorted(staging.iterdir())]
 
 
 def export_model(model, output, *, verify: bool = True) -> Path:
@@ -74,7 +79,15 @@ def export_model(model, output, *, verify: bool = True) -> Path:
     if bm.path is not None and output.resolve() in (Path(bm.path).resolve(), *Path(bm.path).resolve().parents):
         raise BertkitError(f"{output}: would replace the model being exported ({bm.path}); choose another folder.")
     signature = bm.task.serving_signature()
-    module = ServingModule(bm.model, bm.vocab_file)
+    staging = Path(tempfile.mkdtemp(prefix="bertkit_tokenizer_"))
+    try:
+        _save(bm, output, signature, ServingModule(bm.model, bm.tokenizer, staging), verify)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return output
+
+
+def _save(bm, output: Path, signature, module: ServingModule, verify: bool) -> None:
     specs = [tf.TensorSpec([None], tf.string, name=name) for name in signature.inputs]
     serve = bm.runner.serving_function()
     module.serve = tf.function(lambda *inputs: serve(**dict(zip(signature.inputs, inputs))), input_signature=specs)
@@ -93,7 +106,6 @@ def export_model(model, output, *, verify: bool = True) -> Path:
         _copy_configs(bm, extra)
         if verify:
             _verify(tmp, bm, signature)
-    return output
 
 
 def is_export(path) -> bool:

@@ -70,7 +70,7 @@ def _facts(info: RunInfo, data: EvalData | None) -> list[tuple[str, str]]:
 def _data_section(info: RunInfo, data: EvalData, out: Path) -> Section:
     texts = [e for e in data.examples if isinstance(e, Example)]
     if texts:
-        section = lengths_section(texts, info.bundle / "vocab.txt", info.preprocess, out, data.source)
+        section = lengths_section(texts, info.bundle, info.preprocess, out, data.source)
     elif any(e is not None for e in data.examples):
         section = Section("Token lengths")
         section.note(f"No token-length histogram for task {info.task!r}: its examples are not plain texts, and "

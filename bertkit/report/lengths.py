@@ -1,7 +1,7 @@
 """Token lengths of the data against max_seq_length: how much text the model never saw.
 
-Length = WordPiece tokens of text_a (+ text_b) + the special tokens ([CLS], [SEP], [SEP]), counted
-with the run's own tokenizer and casing. A text is truncated when that exceeds max_seq_length.
+Length = tokens of text_a (+ text_b) + the special tokens of the tokenizer's template ([CLS], [SEP],
+[SEP] for BERT), counted with the run's own tokenizer. A text is truncated when that exceeds max_seq_length.
 """
 
 from __future__ import annotations
@@ -13,21 +13,23 @@ import numpy as np
 from bertkit.core.config import PreprocessConfig
 from bertkit.report import plotting
 from bertkit.report.html import Section
-from bertkit.tokenization.wordpiece import Tokenizer
+from bertkit.tokenization.base import TokenizerBase
+from bertkit.tokenization.loading import load_tokenizer
 
 BATCH = 256
 PERCENTILES = (50, 90, 95, 99)
 
 
-def token_lengths(tokenizer: Tokenizer, examples) -> np.ndarray:
+def token_lengths(tokenizer: TokenizerBase, examples) -> np.ndarray:
     """Packed length of each example before truncation `[N]`."""
     lengths = []
+    single, pair = tokenizer.template.specials(False), tokenizer.template.specials(True)
     for i in range(0, len(examples), BATCH):
         chunk = examples[i:i + BATCH]
-        n = tokenizer([e.text_a for e in chunk]).row_lengths().numpy() + 2  # [CLS] a [SEP]
+        n = tokenizer([e.text_a for e in chunk]).row_lengths().numpy() + single  # [CLS] a [SEP]
         pairs = [j for j, e in enumerate(chunk) if e.text_b is not None]
         if pairs:
-            n[pairs] += tokenizer([chunk[j].text_b for j in pairs]).row_lengths().numpy() + 1  # b [SEP]
+            n[pairs] += tokenizer([chunk[j].text_b for j in pairs]).row_lengths().numpy() + pair - single  # b [SEP]
         lengths.append(n)
     return np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
 
@@ -41,17 +43,17 @@ def _figure(lengths: np.ndarray, max_len: int, out: Path) -> Path:
     ax.hist(shown, bins=np.arange(shown.min() - 0.5, hi + width + 0.5, width), color="C0", alpha=0.75)
     share = float(np.mean(lengths > max_len))
     ax.axvline(max_len + 0.5, color="C3", lw=2, label=f"max_seq_length {max_len}: {share:.1%} truncated")
-    ax.set(xlabel="tokens per example (WordPiece + special tokens)", ylabel="examples",
+    ax.set(xlabel="tokens per example (pieces + special tokens)", ylabel="examples",
            title="Token lengths of the data")
     ax.grid(alpha=0.3)
     ax.legend()
     return plotting.save(fig, out / "token_lengths.png")
 
 
-def lengths_section(examples, vocab_file: Path, preprocess: PreprocessConfig, out: Path, source: str) -> Section:
+def lengths_section(examples, bundle: Path, preprocess: PreprocessConfig, out: Path, source: str) -> Section:
     """Histogram with the max_seq_length line, the share truncated, and length percentiles."""
     section = Section("Token lengths")
-    tokenizer = Tokenizer(vocab_file, preprocess.do_lower_case)
+    tokenizer = load_tokenizer(bundle)
     lengths = token_lengths(tokenizer, examples)
     max_len = preprocess.max_seq_length
     truncated = lengths > max_len

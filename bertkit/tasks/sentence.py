@@ -1,5 +1,6 @@
 """What the sentence-level tasks (classify, multilabel, regression) share: one text or a pair per example,
-packed into one row `[CLS] a [SEP] (b [SEP])` in the graph, and a head on the pooled output."""
+packed into one row with the tokenizer's template (`[CLS] a [SEP] (b [SEP])` for BERT) in the graph, and a
+head on the pooled output."""
 
 from __future__ import annotations
 
@@ -67,8 +68,8 @@ class SentenceTask(Task):
         text, text_b = columns["text"], columns.get("text_b")
         tokenizer, pre = self.tokenizer, self.preprocess
         packed = pack_inputs(tokenizer(text), tokenizer(text_b) if text_b is not None else None,
-                             pre.max_seq_length, cls_id=tokenizer.cls_id, sep_id=tokenizer.sep_id,
-                             truncation=pre.truncation, head_fraction=pre.head_fraction)  # each [B, max_seq_length]
+                             pre.max_seq_length, template=tokenizer.template, truncation=pre.truncation,
+                             head_fraction=pre.head_fraction)  # each [B, max_seq_length]
         lengths = tf.reduce_sum(packed["input_mask"], axis=1)  # [B]
         rows = {name: tf.RaggedTensor.from_tensor(packed[name], lengths=lengths)
                 for name in ("input_word_ids", "input_type_ids")}  # [B, (T)]

@@ -1,6 +1,7 @@
 """Sliding windows over long piece sequences, and which window "owns" each piece, as graph ops.
 
-Shared by NER (a sentence, or a document's sentences, longer than `max_seq_length - 2` pieces) and QA
+Shared by NER (a sentence, or a document's sentences, longer than what `max_seq_length` leaves
+after the special ids) and QA
 (a context longer than what the question leaves). Windows over `n` pieces hold at most `budget` pieces
 and start `step = min(budget, stride)` apart, so every window but the last is full: the doc spans of
 Google's `run_squad.py`. A piece is read from the window where it has the most context on its shorter

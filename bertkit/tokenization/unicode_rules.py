@@ -40,6 +40,11 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
+def all_chars() -> tuple[np.ndarray, np.ndarray, str]:
+    """`(code_points, categories, chars)` of every code point but the surrogates, ascending (cached)."""
+    return _chars()
+
+
 @functools.lru_cache(maxsize=1)
 def _chars() -> tuple[np.ndarray, np.ndarray, str]:
     """`(code_points, categories, chars)` of every code point except the surrogates (which cannot
@@ -52,10 +57,19 @@ def _chars() -> tuple[np.ndarray, np.ndarray, str]:
 
 @functools.lru_cache(maxsize=1)
 def _deleted_mask() -> np.ndarray:
-    """Official `_clean_text` drops NUL, U+FFFD and `_is_control` (C* except \\t, \\n, \\r)."""
+    """Official `_clean_text` drops NUL, U+FFFD and `_is_control`: Cc and Cf except \\t, \\n, \\r.
+
+    Private-use (Co) and unassigned (Cn) code points are kept: they stay inside their word, which then
+    becomes [UNK] unless the vocabulary has them.
+    """
     code_points, categories, _ = _chars()
-    control = np.char.startswith(categories, "C") & ~np.isin(code_points, [0x09, 0x0A, 0x0D])
+    control = np.isin(categories, ["Cc", "Cf"]) & ~np.isin(code_points, [0x09, 0x0A, 0x0D])
     return control | np.isin(code_points, [0, 0xFFFD])
+
+
+def is_deleted(ch: str) -> bool:
+    """One character of `_deleted_mask`: what the official `_clean_text` drops."""
+    return ch in "\x00\ufffd" or (unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\n\r")
 
 
 def _per_char(chars, function) -> list[str]:
@@ -66,9 +80,10 @@ def _per_char(chars, function) -> list[str]:
 
 
 def _kept_chars(extra_mask=None) -> str:
-    """All characters `_clean_text` keeps, except the newline (see `_per_char`)."""
-    _, _, chars = _chars()
-    mask = ~_deleted_mask()
+    """All characters `_clean_text` keeps, except the newline (see `_per_char`) and the private-use and
+    unassigned ones (no case, no decomposition: every rule leaves them as they are)."""
+    _, categories, chars = _chars()
+    mask = ~_deleted_mask() & ~np.isin(categories, ["Cn", "Co"])
     mask[ord("\n")] = False
     if extra_mask is not None:
         mask &= extra_mask
@@ -81,16 +96,11 @@ def fast_mapping(do_lower_case: bool, fallback_char: str) -> dict[str, str]:
     before it splits on whitespace and punctuation.
 
     Deleted characters map to "", and with `do_lower_case` every character maps to
-    `strip_accents(ch.lower())`. Unchanged characters are left out. Two things are left out on
-    purpose, because a per-character table cannot do them; the caller must catch them instead:
-
-    * Unassigned and private-use characters above U+FFFF (~970k code points, which would blow up
-      the table). They reach the WordPiece step unchanged; as no vocabulary token contains them
-      (the caller checks) they produce [UNK].
-    * Context-dependent cases of `do_lower_case`, mapped to `fallback_char` (a character no
-      vocabulary token contains, so it also produces [UNK]): capital sigma (lower-cases to a final
-      or a medial sigma depending on its neighbours) and the 25 spacing combining marks with a
-      non-zero combining class (NFD can reorder them with their neighbours).
+    `strip_accents(ch.lower())`. Unchanged characters are left out. The context-dependent cases of
+    `do_lower_case`, which a per-character table cannot do, map to `fallback_char` (a character no
+    vocabulary token contains, so it produces [UNK] and the caller redoes the text exactly): capital
+    sigma (lower-cases to a final or a medial sigma depending on its neighbours) and the 25 spacing
+    combining marks with a non-zero combining class (NFD can reorder them with their neighbours).
 
     Args:
         do_lower_case: as the official tokenizer's flag.
@@ -99,10 +109,8 @@ def fast_mapping(do_lower_case: bool, fallback_char: str) -> dict[str, str]:
     Returns:
         char -> replacement, for every character the fast path must change.
     """
-    code_points, categories, chars = _chars()
-    deleted = _deleted_mask()
-    skipped = (code_points > 0xFFFF) & np.isin(categories, ["Cn", "Co"])
-    mapping = {chars[i]: "" for i in np.flatnonzero(deleted & ~skipped)}
+    _, _, chars = _chars()
+    mapping = {chars[i]: "" for i in np.flatnonzero(_deleted_mask())}
     if do_lower_case:
         kept = _kept_chars()
         for ch, new in zip(kept, _per_char(kept, lambda s: strip_accents(s.lower()))):
@@ -140,8 +148,8 @@ def _final_sigma_masks() -> tuple[np.ndarray, np.ndarray]:
     Python exposes neither property, so read them off `str.lower` itself: `ch + "Σ"` ends in a
     final sigma iff `ch` is cased and not ignorable; `"A" + ch + "Σ"` iff `ch` is either.
     """
-    code_points, categories, chars = _chars()
-    probe = _kept_chars(~np.isin(categories, ["Cn", "Co"]))
+    code_points, _, chars = _chars()
+    probe = _kept_chars()
     index = np.searchsorted(code_points, [ord(ch) for ch in probe])
     final = "\u03c2"
     cased_only = np.array([p[-1] == final for p in _per_char([c + CAPITAL_SIGMA for c in probe], str.lower)])
@@ -155,11 +163,12 @@ def _final_sigma_masks() -> tuple[np.ndarray, np.ndarray]:
 
 @functools.lru_cache(maxsize=1)
 def invisible_class() -> str:
-    """RE2 class of what `qa_features.align_pieces` drops when it lines pieces up with a word: NUL,
-    U+FFFD, every C* category and every `str.isspace` character (all of which are C* or Z*)."""
-    code_points, categories, _ = _chars()
-    mask = np.char.startswith(categories, "C") | np.char.startswith(categories, "Z") | np.isin(code_points, [0, 0xFFFD])
-    return char_class(mask)
+    """RE2 class of what never reaches a WordPiece: the characters `_clean_text` deletes and every
+    whitespace character (Z* and `str.isspace`), used to line pieces up with the word they came from."""
+    _, categories, chars = _chars()
+    isspace = np.zeros(len(chars), dtype=bool)
+    isspace[: 0x3001] = [ch.isspace() for ch in chars[: 0x3001]]  # none above U+3000
+    return char_class(_deleted_mask() | np.char.startswith(categories, "Z") | isspace)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,17 +22,25 @@ from __future__ import annotations
 import functools
 import os
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text as text
 
-from bertkit.tokenization import normalizer_model, unicode_rules
 from bertkit.core.errors import BertkitError
+from bertkit.tokenization import normalizer_model, spans, unicode_rules
+from bertkit.tokenization.base import Template, TokenizerBase, eager_constant, redo_rows, rows_with
 
-MAX_INPUT_CHARS_PER_WORD = 100  # official WordpieceTokenizer.max_input_chars_per_word
+VOCAB_FILE = "vocab.txt"
+MAX_INPUT_CHARS_PER_WORD = 200  # official WordpieceTokenizer.max_input_chars_per_word (HF's is 100)
 REQUIRED_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]")
-_PRIVATE_USE = range(0xE000, 0xF900)  # deleted by the official cleanup, so free for placeholders
+# Noncharacters (permanently unassigned): candidates for the fallback character that makes the fast path
+# give [UNK]. Real text may hold them too; it then takes the exact path, which is right anyway.
+_NONCHARACTERS = [*range(0xFDD0, 0xFDF0), *(plane * 0x10000 + low for plane in range(17) for low in (0xFFFE, 0xFFFF))]
+# Tokens no text can produce are renamed to PLACEHOLDER + line number: a control character, which the
+# official cleanup deletes from every text, so no normalized text contains it.
+PLACEHOLDER = "\x01"
 
 
 def load_vocab(path: str | os.PathLike) -> list[str]:
@@ -59,96 +67,66 @@ def load_vocab(path: str | os.PathLike) -> list[str]:
     return [line.strip() for line in lines]
 
 
-class Tokenizer:
+class WordPiece(TokenizerBase):
     """Text -> WordPiece ids, identical to google-research/bert `FullTokenizer`.
 
     Attributes:
         vocab: token strings; `vocab[i]` is the token of id `i`.
         vocab_file, do_lower_case: as given.
+        max_chars: longer words are [UNK] (official: 200 characters).
         cls_id, sep_id, pad_id, unk_id: ids of the special tokens; `mask_id` is None without [MASK].
     """
 
-    def __init__(self, vocab_file: str | os.PathLike, do_lower_case: bool = True):
+    kind = "wordpiece"
+
+    def __init__(self, vocab_file: str | os.PathLike, do_lower_case: bool = True,
+                 max_input_chars_per_word: int = MAX_INPUT_CHARS_PER_WORD):
         self.vocab_file = str(vocab_file)
         self.do_lower_case = bool(do_lower_case)
+        self.max_chars = int(max_input_chars_per_word)
         self.vocab = load_vocab(vocab_file)
-        # A repeated token keeps its last id, as in the official vocab dict.
-        self._ids = {token: i for i, token in enumerate(self.vocab)}
-        missing = [t for t in REQUIRED_TOKENS if t not in self._ids]
+        ids = self._token_ids()  # a repeated token keeps its last id, as in the official vocab dict
+        missing = [t for t in REQUIRED_TOKENS if t not in ids]
         if missing:
             raise BertkitError(
                 f"{self.vocab_file}: vocabulary lacks {', '.join(missing)}; a BERT vocabulary needs "
                 f"{', '.join(REQUIRED_TOKENS)} (one token per line)."
             )
-        self.cls_id, self.sep_id, self.pad_id, self.unk_id = (self._ids[t] for t in REQUIRED_TOKENS)
-        self.mask_id = self._ids.get("[MASK]")
+        cls_id, sep_id, self.pad_id, self.unk_id = (ids[t] for t in REQUIRED_TOKENS)
+        self.mask_id = ids.get("[MASK]")
+        self.template = Template.bert(cls_id, sep_id, self.pad_id)
 
         vocab_chars = set("".join(self.vocab))
-        free = (chr(cp) for cp in _PRIVATE_USE if chr(cp) not in vocab_chars)
-        # `fallback` replaces what the fast path cannot handle and what the exact path must turn
-        # into [UNK]: in no vocabulary token, and deleted from real text by both paths.
-        self._fallback = next(free)
-        wordpiece_vocab = _wordpiece_vocab(self.vocab, next(free), self.vocab_file)
+        # `fallback` replaces what the fast path cannot handle and what the exact path must turn into
+        # [UNK]: it is in no vocabulary token, so any word holding it is [UNK].
+        self._fallback = next(chr(cp) for cp in _NONCHARACTERS if chr(cp) not in vocab_chars)
+        wordpiece_vocab = _wordpiece_vocab(self.vocab, self.max_chars, self.vocab_file)
         self._fast_normalizer = text.FastBertNormalizer(
-            model_buffer=_fast_model(self.do_lower_case, self._fallback, _vocab_only_chars(vocab_chars))
+            model_buffer=_fast_model(self.do_lower_case, self._fallback, _vocab_unassigned(vocab_chars))
         )
         self._fast_wordpiece = text.FastWordpieceTokenizer(
             vocab=wordpiece_vocab,
-            max_bytes_per_word=MAX_INPUT_CHARS_PER_WORD,  # > 100 bytes: [UNK], then the exact path
+            max_bytes_per_word=self.max_chars,  # more bytes: [UNK], then the exact path counts characters
             token_out_type=tf.int32,
         )
         self._exact_wordpiece = text.FastWordpieceTokenizer(
             vocab=wordpiece_vocab,
-            max_bytes_per_word=4 * MAX_INPUT_CHARS_PER_WORD,  # longer words are replaced first
+            max_bytes_per_word=4 * self.max_chars,  # longer words are replaced first
             token_out_type=tf.int32,
             no_pretokenization=True,
         )
         if self.do_lower_case:
             self._lower_normalizer = text.FastBertNormalizer(model_buffer=_lower_model())
         self._classes = unicode_rules.regex_classes()
-        with tf.init_scope():  # an eager constant even if the tokenizer is built inside a graph
-            self._vocab_tensor = tf.constant(self.vocab, tf.string)  # [V] the token of each id
+        # What each id spells, for `piece_spans`: the token without "##" ("##" alone stays).
+        self._spelling = eager_constant([t[2:] if t.startswith("##") and len(t) > 2 else t for t in self.vocab])
+        self._unknown = eager_constant([i == self.unk_id for i in range(len(self.vocab))])
 
-    def __call__(self, texts) -> tf.RaggedTensor:
-        """Tokenizes a batch of texts (works eagerly and inside tf.function / tf.data).
-
-        Args:
-            texts: string tensor or list `[B]` (a scalar is treated as a batch of one).
-
-        Returns:
-            int32 ids `[B, (pieces)]`, without [CLS]/[SEP].
-        """
-        texts = tf.convert_to_tensor(texts, dtype=tf.string)
-        if texts.shape.rank == 0:
-            texts = texts[tf.newaxis]
+    def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        """Strings `[B]` -> int32 ids `[B, (pieces)]`, without [CLS]/[SEP]: the fast path, and the exact path
+        for the texts whose fast ids hold [UNK]."""
         fast = self._fast_wordpiece.tokenize(self._fast_normalizer.normalize(texts))  # [B, (pieces)]
-        # One cheap scalar test per batch; the per-row work only when some text has [UNK]. The
-        # branch is built from plain (assert-free) ops: an Assert in it would make the `If`
-        # stateful, and tf.data then stops running the map function in parallel.
-        any_unk = tf.reduce_any(tf.equal(fast.flat_values, self.unk_id))
-        values, splits = tf.cond(
-            any_unk,
-            lambda: self._redo_unk_rows(texts, fast.flat_values, fast.row_splits),
-            lambda: (fast.flat_values, fast.row_splits),
-        )
-        return tf.RaggedTensor.from_row_splits(values, splits, validate=False)
-
-    def _redo_unk_rows(self, texts, values, splits) -> tuple[tf.Tensor, tf.Tensor]:
-        """Replaces the rows (`values` [N], `splits` [B + 1]) that contain [UNK] by exact ids."""
-        lengths = splits[1:] - splits[:-1]  # [B]
-        rows = tf.repeat(tf.range(tf.size(lengths, out_type=tf.int64)), lengths)  # [N]
-        unk = tf.cast(tf.equal(values, self.unk_id), tf.int32)
-        redo = tf.math.unsorted_segment_sum(unk, rows, tf.size(lengths)) > 0  # [B]
-        exact_values, exact_splits = self._exact(tf.boolean_mask(texts, redo))  # [M], [R + 1]
-        # Row i comes from `values` or, if redone, from the exact rows (in the same order).
-        exact_row = tf.cumsum(tf.cast(redo, tf.int64), exclusive=True)  # [B], in [0, R]
-        exact_lengths = tf.concat([exact_splits[1:] - exact_splits[:-1], [0]], axis=0)  # [R + 1]
-        # Source ranges in `concat([values, exact_values])`, then one gather builds the result.
-        exact_starts = tf.size(values, out_type=tf.int64) + tf.gather(exact_splits, exact_row)  # [B]
-        starts = tf.where(redo, exact_starts, splits[:-1])  # [B]
-        limits = starts + tf.where(redo, tf.gather(exact_lengths, exact_row), lengths)  # [B]
-        new_splits, index = tf.raw_ops.RaggedRange(starts=starts, limits=limits, deltas=tf.ones_like(starts))
-        return tf.gather(tf.concat([values, exact_values], axis=0), index), new_splits
+        return redo_rows(texts, fast, rows_with(fast, self.unk_id), self._exact)
 
     def _exact(self, texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The official algorithm step by step: `[R]` strings -> ids `[M]` and row splits `[R + 1]`."""
@@ -172,98 +150,51 @@ class Tokenizer:
         nonempty = tf.strings.length(split.values) > 0
         words = tf.boolean_mask(split.values, nonempty)  # [W]
         word_rows = tf.boolean_mask(split.indices[:, 0], nonempty)  # [W]
-        too_long = tf.strings.length(words, unit="UTF8_CHAR") > MAX_INPUT_CHARS_PER_WORD
+        too_long = tf.strings.length(words, unit="UTF8_CHAR") > self.max_chars
         words = tf.where(too_long, self._fallback, words)  # the fallback character gives [UNK]
         pieces = self._exact_wordpiece.tokenize(words)  # [W, (pieces)]
         per_text = tf.math.unsorted_segment_sum(pieces.row_lengths(), word_rows, tf.size(texts))  # [R]
         return pieces.flat_values, tf.concat([[0], tf.cumsum(per_text)], axis=0)
 
     def piece_spans(self, chars, pieces):
-        """Character span of each WordPiece within its word (graph ops).
+        """Character span of each WordPiece within its word (graph ops, see `spans.aligned_spans`).
 
         The piece strings (without "##") must spell the word normalised per character as the tokenizer
-        does (lower-case, NFD and no Mn when lower-casing; C* and Z* characters, NUL and U+FFFD dropped);
-        then each piece spans the characters it came from. Otherwise (an [UNK], a context-dependent
-        case rule) every piece of the word spans the whole word, as run_squad's word-level mapping.
-
-        Args:
-            chars: code points of the words `[N, (C)]`.
-            pieces: their WordPiece ids `[N, (P)]`, as `self(words)` gives them.
-
-        Returns:
-            int64 `(start, end)` `[P total]` each, character offsets within the piece's word.
+        does (lower-case, NFD and no Mn when lower-casing; deleted and whitespace characters dropped);
+        otherwise (an [UNK], a context-dependent case rule) every piece of the word spans the whole word.
         """
-        # The word normalised per character, and each normalised character's origin in the word.
         one = tf.strings.unicode_encode(chars.flat_values[:, None], "UTF-8")  # [C] one character each
         if self.do_lower_case:
             one = self._lower_normalizer.normalize(one)
             one = text.normalize_utf8(one, "NFD")
-            one = tf.strings.regex_replace(one, unicode_rules.regex_classes().nonspacing, "")
+            one = tf.strings.regex_replace(one, self._classes.nonspacing, "")
         one = tf.strings.regex_replace(one, unicode_rules.invisible_class(), "")
-        one_len = tf.cast(tf.strings.length(one, unit="UTF8_CHAR"), tf.int64)  # [C]
-        normalised = tf.strings.reduce_join(chars.with_flat_values(one), axis=1)  # [N]
-        char_index = tf.ragged.range(chars.row_lengths()).flat_values  # [C] position in its word
-        origin = tf.repeat(char_index, one_len)  # [C'] normalised character -> word character
-        origin_splits = tf.concat([[0], tf.cumsum(tf.math.unsorted_segment_sum(
-            one_len, chars.value_rowids(), chars.nrows()))], 0)  # [N + 1]
+        return spans.aligned_spans(chars, one, pieces, self._spelling, self._unknown)
 
-        tokens = tf.gather(self._vocab_tensor, pieces.flat_values)  # [P]
-        spelling = tf.strings.regex_replace(tokens, r"(?s)^##(.)", r"\1")  # "##" alone stays
-        text_len = tf.cast(tf.strings.length(spelling, unit="UTF8_CHAR"), tf.int64)  # [P]
-        bad = (tokens == "[UNK]") | (text_len == 0)
-        word_of_piece = pieces.value_rowids()  # [P]
-        n_words = pieces.nrows()
-        spelled = tf.strings.reduce_join(pieces.with_flat_values(spelling), axis=1)  # [N]
-        any_bad = tf.math.unsorted_segment_max(tf.cast(bad, tf.int32), word_of_piece, n_words) > 0  # [N]
-        matched = (spelled == normalised) & ~any_bad  # [N]
+    def files(self) -> dict[str, Path]:
+        return {VOCAB_FILE: Path(self.vocab_file)}
 
-        offset = tf.cumsum(text_len, exclusive=True)  # [P] normalised position of each piece's text ...
-        offset -= tf.gather(tf.concat([offset, [0]], 0), tf.gather(pieces.row_splits, word_of_piece))  # ... in its word
-        base = tf.gather(origin_splits, word_of_piece)
-        padded = tf.concat([origin, [0]], axis=0)
-        ok = tf.gather(matched, word_of_piece)  # [P]
-        first = tf.where(ok, base + offset, tf.size(origin, out_type=tf.int64))
-        last = tf.where(ok, base + offset + text_len - 1, tf.size(origin, out_type=tf.int64))
-        whole = tf.gather(chars.row_lengths(), word_of_piece)  # [P]
-        start = tf.where(ok, tf.gather(padded, first), 0)
-        end = tf.where(ok, tf.gather(padded, last) + 1, whole)
-        return start, end
+    def config(self) -> dict:
+        return {"kind": self.kind, "vocab": VOCAB_FILE, "do_lower_case": self.do_lower_case,
+                "max_input_chars_per_word": self.max_chars}
 
-    def tokenize_words(self, words) -> tf.RaggedTensor:
-        """Tokenizes pre-split words (e.g. CoNLL tokens), each through the full pipeline.
-
-        Args:
-            words: strings `[B, (words)]`, ragged or dense.
-
-        Returns:
-            int32 ids `[B, (words), (pieces)]`; a word that yields nothing (e.g. a control
-            character) has an empty row.
-        """
-        if not isinstance(words, tf.RaggedTensor):
-            words = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(words, dtype=tf.string))
-        return words.with_flat_values(self(words.flat_values))
-
-    def tokenize(self, text_: str) -> list[str]:
-        """Eager convenience, like `FullTokenizer.tokenize`: one text -> its WordPiece strings."""
-        return self.convert_ids_to_tokens(self([text_])[0].numpy())
-
-    def convert_tokens_to_ids(self, tokens) -> list[int]:
-        """Raises KeyError for a token not in the vocabulary, as the official code does."""
-        return [self._ids[token] for token in tokens]
-
-    def convert_ids_to_tokens(self, ids) -> list[str]:
-        return [self.vocab[int(i)] for i in ids]
+    @classmethod
+    def from_config(cls, config: dict, folder: Path) -> WordPiece:
+        return cls(folder / config.get("vocab", VOCAB_FILE), bool(config["do_lower_case"]),
+                   int(config.get("max_input_chars_per_word", MAX_INPUT_CHARS_PER_WORD)))
 
 
-def _vocab_only_chars(vocab_chars: set[str]) -> frozenset[str]:
-    """Unassigned / private-use characters above U+FFFF that occur in the vocabulary.
+Tokenizer = WordPiece  # the documented name since bertkit 0.1
 
-    The fast table leaves those characters alone and relies on them producing [UNK]; one that a
-    vocabulary token contains would not, so it goes into the table too.
+
+def _vocab_unassigned(vocab_chars: set[str]) -> frozenset[str]:
+    """Unassigned characters (in this Python's Unicode) that occur in the vocabulary.
+
+    The fast path leaves unassigned characters alone and relies on them producing [UNK]: ICU, which
+    splits the words, may know a newer Unicode in which such a character is punctuation. Any word
+    holding one that a vocabulary token contains goes to the exact path instead.
     """
-    return frozenset(
-        ch for ch in vocab_chars if ord(ch) > 0xFFFF and unicodedata.category(ch) in ("Cn", "Co")
-    )
+    return frozenset(ch for ch in vocab_chars if unicodedata.category(ch) == "Cn")
 
 
 @functools.lru_cache(maxsize=8)
@@ -283,19 +214,19 @@ def _as_uint8(buffer: bytes) -> tf.Tensor:
         return tf.constant(np.frombuffer(buffer, dtype=np.uint8))
 
 
-def _wordpiece_vocab(vocab: list[str], placeholder: str, vocab_file: str) -> list[str]:
+def _wordpiece_vocab(vocab: list[str], max_chars: int, vocab_file: str) -> list[str]:
     """The vocabulary for FastWordpieceTokenizer, which needs unique, non-empty, short tokens.
 
-    Tokens the official algorithm can never produce become `placeholder + line number`, strings no
+    Tokens the official algorithm can never produce become `PLACEHOLDER + line number`, strings no
     normalized text contains: empty lines, earlier copies of a repeated token (the official dict
-    keeps the last id) and tokens longer than a word may be.
+    keeps the last id), tokens longer than a word may be and tokens holding a deleted character.
     """
     last = {token: i for i, token in enumerate(vocab)}
     out = []
     for i, token in enumerate(vocab):
         body = token[2:] if token.startswith("##") else token
-        if not token or last[token] != i or len(body) > MAX_INPUT_CHARS_PER_WORD:
-            out.append(f"{placeholder}{i}")
+        if not token or last[token] != i or len(body) > max_chars or any(map(unicode_rules.is_deleted, token)):
+            out.append(f"{PLACEHOLDER}{i}")
         elif len(body.encode("utf-8")) > 256:  # FastWordpieceTokenizer's limit
             raise BertkitError(f"{vocab_file}:{i + 1}: vocabulary token longer than 256 UTF-8 bytes.")
         else:

@@ -26,7 +26,6 @@ from bertkit.data import resolve_data, sample_per_class
 from bertkit.report.predictions import save_eval_predictions
 from bertkit.tasks import get_task_class
 from bertkit.tasks.runner import TaskRunner
-from bertkit.tokenization import Tokenizer
 from bertkit.training.checkpoints import Checkpointer
 from bertkit.training.history import History
 from bertkit.training.loop import run_training
@@ -76,7 +75,7 @@ class Outcome:
     model: keras.Model
     task: object
     encoder_config: object
-    vocab_file: str
+    tokenizer: object
     run_dir: Path | None
     metrics: dict | None
     stats: dict
@@ -137,8 +136,8 @@ def build(r: Run) -> Built:
         if r.preprocess.max_seq_length > pretrained.encoder_config.max_seq_length:
             raise BertkitError(f"--max-seq-length {r.preprocess.max_seq_length} exceeds the model's "
                                f"{pretrained.encoder_config.max_seq_length} positions.")
-        r.preprocess = dataclasses.replace(r.preprocess, do_lower_case=pretrained.do_lower_case)
-        tokenizer = Tokenizer(pretrained.vocab_file, pretrained.do_lower_case)
+        tokenizer = pretrained.tokenizer
+        r.preprocess = dataclasses.replace(r.preprocess, do_lower_case=tokenizer.do_lower_case)
         task_config = r.task_cls.configure(r.train_examples, pooling=r.head.get("pooling") or pretrained.default_pooling,
                                            head_dropout=r.head.get("head_dropout", TaskConfig().head_dropout), source=r.description,
                                            **r.task_options)
@@ -244,12 +243,12 @@ def _final_metrics(r: Run, b: Built, history: History, stats: dict, on_epoch_end
 
 def finish(r: Run, b: Built, metrics: dict | None, stats: dict, final_eval: dict) -> Outcome:
     """Writes the bundle to `RUN/model`, `RUN/metrics.json` and the evaluation predictions (chief only)."""
-    outcome = Outcome(b.model, b.task, b.pretrained.encoder_config, b.pretrained.vocab_file, r.run_dir, metrics, stats)
+    outcome = Outcome(b.model, b.task, b.pretrained.encoder_config, b.task.tokenizer, r.run_dir, metrics, stats)
     if r.run_dir is None or not is_chief():
         return outcome
     bundle_lib.save_bundle(r.run_dir / "model", model=b.model, encoder_config=b.pretrained.encoder_config,
                            preprocess=b.task.preprocess, task_config=b.task.config, train_config=r.config,
-                           vocab_file=b.pretrained.vocab_file, metrics=metrics, source=str(r.run_dir))
+                           tokenizer=b.task.tokenizer, metrics=metrics, source=str(r.run_dir))
     if metrics is not None:
         atomic_write_text(r.run_dir / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
     if final_eval:

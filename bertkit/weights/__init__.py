@@ -1,7 +1,7 @@
 """Pretrained weights: one loader module per format, registered in the plain dict `FORMATS`.
 
     pretrained = load_pretrained(default_model_path())
-    pretrained.encoder, pretrained.vocab_file, pretrained.do_lower_case, pretrained.default_pooling
+    pretrained.encoder, pretrained.tokenizer, pretrained.do_lower_case, pretrained.default_pooling
 
 A new format is one module that defines a `Loader` (how to recognise its folder, how to load it)
 and one line here. `path` may also be a TF Hub handle (an https:// URL), resolved through
@@ -39,7 +39,7 @@ HINTS = {
                        "(/2 or later) of the same TF Hub model",
     "bert_model.ckpt.index": "a Google BERT checkpoint also needs bert_config.json and vocab.txt beside it",
     "saved_model.pb": "a TF Hub SavedModel also needs its variables/ folder",
-    "pytorch_model.bin": "a Hugging Face folder also needs config.json and vocab.txt beside its weights",
+    "pytorch_model.bin": "a Hugging Face folder also needs config.json and its tokenizer files beside its weights",
 }
 ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar")
 
@@ -80,7 +80,7 @@ def load_pretrained(path: str | os.PathLike) -> Pretrained:
         path: a model folder in one of the `FORMATS`, or a TF Hub handle.
 
     Returns:
-        The `Pretrained` encoder with its config, vocabulary file, casing and default pooling.
+        The `Pretrained` encoder with its config and default pooling; `.tokenizer` is read from the same folder.
     """
     folder = resolve_model_path(path)
     return FORMATS[detect_format(folder)].load(folder)

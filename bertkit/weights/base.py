@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Callable
 
 from bertkit.core.config import EncoderConfig
 from bertkit.core.errors import BertkitError
+from bertkit.tokenization.loading import load_tokenizer
 
 
 @dataclass
@@ -17,10 +19,26 @@ class Pretrained:
 
     encoder: object  # the family's encoder (bertkit.modeling.families)
     encoder_config: EncoderConfig
-    vocab_file: str
-    do_lower_case: bool
     source_format: str  # a key of `bertkit.weights.FORMATS`
     default_pooling: str  # "mean" for sentence-transformers mean-pooling models, else "cls"
+    folder: Path  # where the model came from: its tokenizer files are there too
+
+    @functools.cached_property
+    def tokenizer(self):
+        """The model's in-graph tokenizer, from the same folder (`bertkit.tokenization.loading`)."""
+        return load_tokenizer(self.folder)
+
+    @property
+    def do_lower_case(self) -> bool:
+        return self.tokenizer.do_lower_case
+
+    @property
+    def vocab_file(self) -> str | None:
+        """The WordPiece vocabulary (`vocab.txt`), which the BERT encoder formats carry; None without one."""
+        vocab = getattr(self.tokenizer, "vocab_file", None)
+        if vocab is None and (self.folder / "vocab.txt").is_file():
+            vocab = self.folder / "vocab.txt"
+        return None if vocab is None else str(vocab)
 
 
 @dataclass(frozen=True)

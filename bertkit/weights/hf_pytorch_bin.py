@@ -128,10 +128,11 @@ def load(folder: Path) -> Pretrained:
     """Loads a HF BERT folder whose weights are `pytorch_model.bin` into a new `BertEncoder`.
 
     Args:
-        folder: holds config.json, pytorch_model.bin, vocab.txt and optionally tokenizer_config.json.
+        folder: holds config.json, pytorch_model.bin and the tokenizer files (tokenizer.json or vocab.txt
+            with tokenizer_config.json, see `bertkit.tokenization.loading`).
 
     Returns:
-        The `Pretrained` encoder, its config, vocabulary, casing and default pooling.
+        The `Pretrained` encoder, its config and default pooling; its tokenizer comes from the folder.
     """
     encoder = hf_safetensors.load_encoder(folder, read_state_dict(folder / WEIGHTS_FILE), WEIGHTS_FILE)
     return hf_safetensors.pretrained(folder, encoder, NAME)

@@ -32,22 +32,6 @@ BUFFERS = ("embeddings.position_ids", "embeddings.token_type_ids")
 IGNORED = {"deberta-v2": ("embeddings.position_embeddings.weight",)}
 
 
-def read_do_lower_case(folder: Path) -> bool:
-    """Casing from `tokenizer_config.json`; True (BertTokenizer's default) with a warning if unsaid."""
-    path = folder / TOKENIZER_CONFIG
-    if not path.is_file():
-        warnings.warn(f"{folder}: no {TOKENIZER_CONFIG}; assuming do_lower_case=True (the BertTokenizer "
-                      "default). Add the file if the model is cased.", stacklevel=3)
-        return True
-    value = read_json(path).get("do_lower_case")
-    if value is None:
-        warnings.warn(f"{path}: no do_lower_case key; assuming True (the BertTokenizer default).", stacklevel=3)
-        return True
-    if not isinstance(value, bool):
-        raise BertkitError(f"{path} (do_lower_case): expected true or false, got {value!r}.")
-    return value
-
-
 def _encoder_tensors(tensors: dict[str, np.ndarray], model_type: str, source: str) -> dict[str, np.ndarray]:
     """The encoder's tensors: without the task classes' prefix (`bert.`, `roberta.`, `model.`, ...; their head
     tensors skipped with a warning), legacy `LayerNorm.gamma/beta` renamed, buffers dropped."""
@@ -118,13 +102,9 @@ def detect(folder: Path) -> bool:
 
 
 def pretrained(folder: Path, encoder, source_format: str) -> Pretrained:
-    """`Pretrained` for a HF folder's encoder: its vocabulary, casing and recorded pooling."""
-    vocab_file = folder / VOCAB_FILE
-    if not vocab_file.is_file():
-        raise BertkitError(f"{folder}: no {VOCAB_FILE}; bertkit reads a HF folder's WordPiece vocabulary.")
-    return Pretrained(encoder=encoder, encoder_config=encoder.config, vocab_file=str(vocab_file),
-                      do_lower_case=read_do_lower_case(folder), source_format=source_format,
-                      default_pooling=sentence_transformers_pooling(folder))
+    """`Pretrained` for a HF folder's encoder and its recorded pooling; the tokenizer comes from the folder."""
+    return Pretrained(encoder=encoder, encoder_config=encoder.config, source_format=source_format,
+                      default_pooling=sentence_transformers_pooling(folder), folder=folder)
 
 
 def load(folder: Path) -> Pretrained:
@@ -156,5 +136,6 @@ def save_hf(encoder, vocab_file: str, do_lower_case: bool, out_dir: str) -> None
         safetensors.numpy.save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
 
 
-LOADER = Loader(expects=f"{CONFIG_FILE} (a model_type of {', '.join(FAMILIES)}), {WEIGHTS_FILE}, {VOCAB_FILE}",
+LOADER = Loader(expects=f"{CONFIG_FILE} (a model_type of {', '.join(FAMILIES)}), {WEIGHTS_FILE}, tokenizer.json or "
+                        f"{VOCAB_FILE}",
                 detect=detect, load=load)

@@ -91,15 +91,6 @@ def google_config_from_encoder(config: EncoderConfig, do_lower_case: bool) -> di
     return google
 
 
-def vocab_is_uncased(vocab_file: Path) -> bool:
-    """True when no word of the vocabulary (special `[...]` tokens aside) has an upper-case letter."""
-    for line in vocab_file.read_text(encoding="utf-8").splitlines():
-        token = line.strip()
-        if token and not (token.startswith("[") and token.endswith("]")) and token != token.lower():
-            return False
-    return True
-
-
 def checkpoint_prefix(folder: Path) -> Path:
     """`bert_model.ckpt`, else the checkpoint the `checkpoint` file names, else the only `*.index`."""
     if (folder / f"{CHECKPOINT_PREFIX}.index").is_file():
@@ -150,21 +141,15 @@ def load(folder: Path) -> Pretrained:
     """
     raw_config = read_json(folder / CONFIG_FILE)
     config = encoder_config_from_google(raw_config, str(folder / CONFIG_FILE))
-    vocab_file = folder / VOCAB_FILE
-    if not vocab_file.is_file():
+    if not (folder / VOCAB_FILE).is_file():
         raise BertkitError(f"{folder}: no {VOCAB_FILE}; a Google BERT checkpoint folder ships its vocabulary.")
-    do_lower_case = raw_config.get("do_lower_case")
-    if do_lower_case is None:
-        do_lower_case = vocab_is_uncased(vocab_file)
-    elif not isinstance(do_lower_case, bool):
-        raise BertkitError(f"{folder / CONFIG_FILE} (do_lower_case): expected true or false, got {do_lower_case!r}.")
     prefix = checkpoint_prefix(folder)
     tensors = encoder_tensors(read_checkpoint(prefix), str(prefix))
     encoder = BertEncoder(config)
     assign_tables(encoder, tensors, name_table(config.num_layers), str(prefix),
                   f"is the checkpoint complete and {CONFIG_FILE}'s num_hidden_layers right?")
-    return Pretrained(encoder=encoder, encoder_config=config, vocab_file=str(vocab_file),
-                      do_lower_case=do_lower_case, source_format=NAME, default_pooling="cls")
+    return Pretrained(encoder=encoder, encoder_config=config, source_format=NAME, default_pooling="cls",
+                      folder=folder)
 
 
 def save_tf1(encoder: BertEncoder, vocab_file: str, do_lower_case: bool, out_dir: str) -> None:

@@ -224,7 +224,8 @@ def load(folder: Path) -> Pretrained:
         The `Pretrained` encoder, its config, the SavedModel's vocabulary and casing (pooling "cls").
     """
     contents = SavedModelContents(folder)
-    vocab_file, do_lower_case = contents.vocab_file(), contents.do_lower_case()
+    vocab_file = contents.vocab_file()
+    contents.do_lower_case()  # the tokenizer reads it too; an encoder without one is refused here
     if not vocab_file.is_file():
         raise BertkitError(f"{folder}: the SavedModel's vocab_file {vocab_file} is missing; copy the whole folder.")
     tensors = contents.float_variables()
@@ -234,8 +235,8 @@ def load(folder: Path) -> Pretrained:
     encoder = BertEncoder(config)
     assign_tables(encoder, tensors, name_table(config.num_layers), str(folder),
                   "is this a complete TF Hub BERT encoder (Model Garden BertEncoder) SavedModel?")
-    return Pretrained(encoder=encoder, encoder_config=config, vocab_file=str(vocab_file),
-                      do_lower_case=do_lower_case, source_format=NAME, default_pooling="cls")
+    return Pretrained(encoder=encoder, encoder_config=config, source_format=NAME, default_pooling="cls",
+                      folder=folder)
 
 
 LOADER = Loader(expects=f"{SAVED_MODEL}, {VARIABLES}.*, {ASSETS}/vocab.txt (a TF Hub BERT encoder)",

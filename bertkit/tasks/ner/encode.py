@@ -2,9 +2,10 @@
 labels, and where each word is read back from.
 
 A *group* is read as one stream of pieces: one sentence, or with document context the consecutive
-sentences of one document. The stream is cut into windows of `max_seq_length - 2` pieces
-(`bertkit.tasks.windows`); every window is a row `[CLS] pieces [SEP]` and is trained on. A word's label
-sits on its first piece (later pieces, [CLS], [SEP] and padding get LABEL_PAD, which the loss ignores),
+sentences of one document. The stream is cut into windows of what `max_seq_length` leaves after the
+special ids (`bertkit.tasks.windows`); every window is a row `start pieces end` of the tokenizer's template
+(`[CLS] pieces [SEP]` for BERT) and is trained on. A word's label sits on its first piece (later pieces,
+the special ids and padding get LABEL_PAD, which the loss ignores),
 and at prediction the word is read at that piece in the window where it has the most context.
 """
 
@@ -24,7 +25,7 @@ def encode_words(tokenizer, words, group_splits, *, budget: int, stride: int, wi
         tokenizer: the bundle's tokenizer.
         words: strings `[S, (W)]`, one row per sentence.
         group_splits: int64 `[G + 1]`, the sentences of each group (row splits over the S sentences).
-        budget: pieces per window (`max_seq_length - 2`).
+        budget: pieces per window (`max_seq_length` minus the template's special ids).
         stride: pieces between window starts (at most `budget`).
         with_case: also make the `input_case_ids` rows (each piece's word casing class).
         tags: int32 `[S, (W)]` tag ids, or None (no labels).
@@ -36,7 +37,7 @@ def encode_words(tokenizer, words, group_splits, *, budget: int, stride: int, wi
         no WordPiece, e.g. a lone control character).
     """
     flat_words = words.flat_values  # [N]
-    pieces = tf.cast(tokenizer(flat_words), tf.int64)  # [N, (P)]
+    pieces = tf.cast(tokenizer.tokenize_words(flat_words), tf.int64)  # [N, (P)]
     counts = pieces.row_lengths()  # [N]
     sentence_of_word = words.value_rowids()  # [N]
     group_of_sentence = tf.ragged.range(group_splits[1:] - group_splits[:-1]).value_rowids()  # [S]
@@ -47,19 +48,21 @@ def encode_words(tokenizer, words, group_splits, *, budget: int, stride: int, wi
 
     step = min(budget, max(1, stride))  # every window but the last is full
     plan = plan_windows(n_pieces, budget, step)
+    template = tokenizer.template
     rows = {"input_word_ids": _wrap(window_values(pieces.flat_values, plan, piece_splits[:-1]),
-                                    tokenizer.cls_id, tokenizer.sep_id)}  # [Nw, (T)]
+                                    template.start, template.end)}  # [Nw, (T)]
     rows["input_type_ids"] = tf.zeros_like(rows["input_word_ids"])
     if with_case:
         piece_case = tf.repeat(tf.cast(case_ids(flat_words), tf.int64), counts)  # [P]
-        rows["input_case_ids"] = _wrap(window_values(piece_case, plan, piece_splits[:-1]), 0, 0)
+        rows["input_case_ids"] = _wrap(window_values(piece_case, plan, piece_splits[:-1]),
+                                       (0,) * len(template.start), (0,) * len(template.end))
 
     owner = max_context_owner(first_piece, tf.gather(n_pieces, group_of_word), tf.gather(plan["count"], group_of_word),
                               tf.constant(budget, tf.int64), tf.constant(step, tf.int64))  # [N]
     has_piece = counts > 0  # [N]
     out = {"rows": {k: tf.cast(v, tf.int32) for k, v in rows.items()},
            "window": tf.gather(tf.cumsum(plan["count"], exclusive=True), group_of_word) + owner,  # [N]
-           "position": tf.where(has_piece, 1 + first_piece - owner * step, 0),  # [N]
+           "position": tf.where(has_piece, len(template.start) + first_piece - owner * step, 0),  # [N]
            "has_piece": has_piece}
     if tags is not None:
         # Each word's tag on its first piece, LABEL_PAD on every other piece.
@@ -67,13 +70,14 @@ def encode_words(tokenizer, words, group_splits, *, budget: int, stride: int, wi
         piece_label = tf.tensor_scatter_nd_update(
             tf.fill(tf.shape(pieces.flat_values), tf.constant(LABEL_PAD, tf.int64)), first_global,
             tf.boolean_mask(tf.cast(tags.flat_values, tf.int64), has_piece))  # [P]
-        out["labels"] = tf.cast(_wrap(window_values(piece_label, plan, piece_splits[:-1]), LABEL_PAD, LABEL_PAD),
-                                tf.int32)
+        out["labels"] = tf.cast(_wrap(window_values(piece_label, plan, piece_splits[:-1]),
+                                      (LABEL_PAD,) * len(template.start), (LABEL_PAD,) * len(template.end)), tf.int32)
     return out
 
 
-def _wrap(values, first, last):
-    """`[first] + row + [last]` for every row of `values` `[R, (T)]`."""
-    column = tf.fill([values.nrows(), 1], tf.cast(first, values.dtype))
-    closing = tf.fill([values.nrows(), 1], tf.cast(last, values.dtype))
-    return tf.concat([tf.RaggedTensor.from_tensor(column), values, tf.RaggedTensor.from_tensor(closing)], axis=1)
+def _wrap(values, first: tuple, last: tuple):
+    """`first + row + last` for every row of `values` `[R, (T)]` (`first`, `last`: tuples of ids)."""
+    def columns(ids):
+        return tf.RaggedTensor.from_tensor(tf.tile(tf.constant([ids], values.dtype), [values.nrows(), 1]))
+
+    return tf.concat([columns(first), values, columns(last)], axis=1)

@@ -150,7 +150,7 @@ class NerTask(Task):
             groups = tf.range(tf.size(columns["text"], out_type=tf.int64) + 1)  # each text alone
         else:
             words, groups = join_words(columns["words"]), columns["group_splits"]
-        budget = max(1, self.preprocess.max_seq_length - 2)
+        budget = max(1, self.preprocess.max_seq_length - self.tokenizer.template.specials(False))
         stride = int(self.config.extra.get("stride") or 0) or max(1, budget // 2)
         out = encode_words(self.tokenizer, words["words"], groups, budget=budget, stride=stride,
                            with_case=self.case_features, tags=columns.get("tags"))

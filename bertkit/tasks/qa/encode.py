@@ -3,10 +3,11 @@
 1. The context is split into words on run_squad's whitespace; each word is cut into WordPieces, and
    each piece gets the character span of the context it came from (`tokenizer.piece_spans`), so an
    answer is read straight from the original text.
-2. A row is `[CLS] question [SEP] window [SEP]`, the question cut to `max_query_length` pieces; the
-   windows of the context advance by `doc_stride` pieces (`bertkit.tasks.windows`).
+2. A row is `start question middle window end` of the tokenizer's template (`[CLS] question [SEP]
+   window [SEP]` for BERT), the question cut to `max_query_length` pieces; the windows of the context
+   advance by `doc_stride` pieces (`bertkit.tasks.windows`).
 3. Training labels: the first and last piece of the answer's characters; a window that does not hold
-   the whole answer points both ends at [CLS].
+   the whole answer points both ends at position 0 ([CLS]).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def context_pieces(tokenizer, context) -> dict:
     """Every context's pieces laid end to end: `ids` `[P]`, their character `start` / `end` in their
     context `[P]`, and `splits` `[B + 1]` (where each context's pieces begin)."""
     chars, _, word_start, per_context = context_words(context)
-    word_ids = tf.cast(tokenizer(tf.strings.unicode_encode(chars, "UTF-8")), tf.int64)  # [N, (P)]
+    word_ids = tf.cast(tokenizer.tokenize_words(tf.strings.unicode_encode(chars, "UTF-8")), tf.int64)  # [N, (P)]
     start_in_word, end_in_word = tokenizer.piece_spans(chars, word_ids)
     base = tf.gather(word_start, word_ids.value_rowids())  # [P] the piece's word's first character
     word_splits = tf.concat([[0], tf.cumsum(per_context)], 0)  # [B + 1]
@@ -69,17 +70,22 @@ def encode_qa(tokenizer, question, context, *, max_seq_length: int, max_query_le
     pieces = context_pieces(tokenizer, context)
     n_pieces = pieces["splits"][1:] - pieces["splits"][:-1]  # [B]
     q_len = query.row_lengths()  # [B]
-    budget = tf.maximum(tf.cast(1, tf.int64), max_seq_length - q_len - 3)  # [B]
+    template = tokenizer.template
+    budget = tf.maximum(tf.cast(1, tf.int64), max_seq_length - q_len - template.specials(True))  # [B]
     step = tf.minimum(budget, max(1, doc_stride))  # [B]
     plan = plan_windows(n_pieces, budget, step)
     w_row = plan["sequence"]  # [Nw]
     nw = tf.size(w_row)
-    column = lambda value: tf.RaggedTensor.from_tensor(tf.fill([nw, 1], tf.cast(value, tf.int64)))  # noqa: E731
-    ids = tf.concat([column(tokenizer.cls_id), tf.gather(query, w_row), column(tokenizer.sep_id),
-                     window_values(pieces["ids"], plan, pieces["splits"][:-1]), column(tokenizer.sep_id)],
+
+    def columns(ids):  # the same special ids at the head of every window's row
+        return tf.RaggedTensor.from_tensor(tf.tile(tf.constant([ids], tf.int64), [nw, 1]))
+
+    ids = tf.concat([columns(template.start), tf.gather(query, w_row), columns(template.middle),
+                     window_values(pieces["ids"], plan, pieces["splits"][:-1]), columns(template.end)],
                     axis=1)  # [Nw, (T)]
-    offset = tf.gather(q_len, w_row) + 2  # [Nw] position of the window's first piece
-    types = tf.cast(tf.ragged.range(ids.row_lengths()) >= offset[:, None], tf.int32)
+    offset = tf.gather(q_len, w_row) + len(template.start) + len(template.middle)  # [Nw] window's first piece
+    in_b = tf.ragged.range(ids.row_lengths()) >= offset[:, None]  # [Nw, (T)] the window and the end ids
+    types = tf.cast(in_b, tf.int32) * template.type_b
 
     piece_row = tf.repeat(tf.range(n), n_pieces)  # [P]
     within = tf.range(tf.size(pieces["ids"], out_type=tf.int64)) - tf.gather(pieces["splits"], piece_row)  # [P]

@@ -136,7 +136,7 @@ class QATask(Task):
     def chunks(self, examples, with_labels: bool):
         examples = self.as_examples(examples)
         opts = self.config.extra
-        if self.preprocess.max_seq_length < opts["max_query_length"] + 3 + 16:
+        if self.preprocess.max_seq_length < opts["max_query_length"] + self.tokenizer.template.specials(True) + 16:
             raise BertkitError(f"max_seq_length {self.preprocess.max_seq_length} leaves too little room for the "
                                f"context after a question of up to {opts['max_query_length']} pieces; use 384 "
                                f"(or 256), or lower the max_query_length option.")
