@@ -65,6 +65,44 @@ def test_family_round_trips_through_save_hf(folder, tmp_path):
     assert written["model_type"] == golden["model_type"]
 
 
+def test_export_encoder_hf_writes_the_family_layout_with_its_own_tokenizer(tmp_path):
+    """A RoBERTa folder with a byte-level BPE tokenizer (vocab.json + merges.txt, no vocab.txt) goes out as a
+    RoBERTa HF folder carrying those files: bertkit reads back the same encoder and the same ids."""
+    from bertkit.export.encoder import export_encoder
+    from bertkit.weights import load_pretrained
+    from tests import tokenizer_kinds as tk
+
+    source = tmp_path / "roberta"
+    source.mkdir()
+    bpe = tk.train_byte_bpe(tmp_path / "bpe")
+    for name in ("config.json", "model.safetensors"):
+        (source / name).write_bytes((GOLDEN / "roberta" / name).read_bytes())
+    for name in ("vocab.json", "merges.txt"):
+        (source / name).write_bytes((bpe / name).read_bytes())
+    export_encoder(source, "hf", tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "tokenizer_config.json").read_text())
+    assert written["tokenizer_class"] == "RobertaTokenizer" and not (tmp_path / "out" / "vocab.txt").exists()
+    before, after = load_pretrained(source), load_pretrained(tmp_path / "out")
+    assert after.encoder_config == before.encoder_config and after.tokenizer.kind == before.tokenizer.kind
+    texts = ["Héllo wörld, it's 2026!", "naïve café"]
+    assert after.tokenizer(texts).to_list() == before.tokenizer(texts).to_list()
+    golden = json.loads((GOLDEN / "roberta" / "golden.json").read_text())
+    a, real = outputs(before.encoder, golden)
+    b, _ = outputs(after.encoder, golden)
+    np.testing.assert_array_equal(a["sequence_output"][real], b["sequence_output"][real])
+
+
+def test_a_family_without_a_google_layout_is_refused_by_tfhub_and_tf1(tmp_path):
+    from bertkit.export.encoder import export_encoder
+
+    for name in ("config.json", "model.safetensors"):
+        (tmp_path / name).write_bytes((GOLDEN / "roberta" / name).read_bytes())
+    (tmp_path / "vocab.txt").write_bytes(VOCAB.read_bytes())
+    for fmt in ("tfhub", "tf1"):
+        with pytest.raises(BertkitError, match=f"a roberta encoder has no {fmt} layout"):
+            export_encoder(tmp_path, fmt, tmp_path / "out")
+
+
 def test_relative_buckets_equal_transformers_over_every_distance():
     golden = json.loads((GOLDEN / "relative_buckets.json").read_text())
     relative = np.array(golden["relative"])  # -1024..1024, key minus query

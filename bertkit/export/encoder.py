@@ -3,7 +3,8 @@
 `model` is a pretrained folder in any format bertkit reads (or a TF Hub handle), or a bertkit run /
 bundle folder, whose fine-tuned encoder is exported. Each format's writer lives with its reader in
 `bertkit.weights`, takes `(encoder, vocab_file, do_lower_case, out_dir)` and writes atomically; a WordPiece
-tokenizer read from a tokenizer.json gives its vocabulary as vocab.txt.
+tokenizer read from a tokenizer.json gives its vocabulary as vocab.txt
+(tfhub, tf1); a HF folder gets the model's own tokenizer files.
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ def export_encoder(model: str | os.PathLike, format: str, output: str | os.PathL
     if format in ("tfhub", "tf1") and family != "bert":
         raise BertkitError(f"{model}: a {family} encoder has no {format} layout (TF Hub and Google checkpoints are "
                            "BERT's); export it with --format hf.")
+    if format == "hf":  # a HF folder carries the model's own tokenizer files, whatever their kind
+        save(encoder, None, tokenizer.do_lower_case, str(output), tokenizer_files=tokenizer.files())
+        return output
     with tempfile.TemporaryDirectory() as tmp:
         save(encoder, _vocab_file(tokenizer, Path(tmp), model, format, what), tokenizer.do_lower_case, str(output))
     return output

@@ -112,14 +112,22 @@ def load(folder: Path) -> Pretrained:
     return pretrained(folder, load_encoder(folder), NAME)
 
 
-def save_hf(encoder, vocab_file: str, do_lower_case: bool, out_dir: str) -> None:
+# The tokenizer class a HF tokenizer_config.json names for each tokenizer file (AutoTokenizer reads it).
+TOKENIZER_CLASSES = {"tokenizer.json": "PreTrainedTokenizerFast", "vocab.json": "RobertaTokenizer"}
+SPM_CLASSES = {"albert": "AlbertTokenizer", "deberta-v2": "DebertaV2Tokenizer", "xlm-roberta": "XLMRobertaTokenizer"}
+
+
+def save_hf(encoder, vocab_file: str | None, do_lower_case: bool, out_dir: str,
+            tokenizer_files: dict[str, Path] | None = None) -> None:
     """Writes `encoder` as a HF folder of its family that `load` and `transformers` read.
 
     Args:
         encoder: the encoder to save.
-        vocab_file: its WordPiece vocabulary, copied as vocab.txt.
+        vocab_file: its WordPiece vocabulary, copied as vocab.txt (None when `tokenizer_files` are given).
         do_lower_case: written to tokenizer_config.json.
         out_dir: the folder to write; replaced atomically if it exists.
+        tokenizer_files: {name in the folder: source} of the model's own tokenizer files (`tokenizer.files()`:
+            tokenizer.json, a SentencePiece .model, vocab.json + merges.txt or vocab.txt), copied instead.
     """
     config = encoder.config
     variables = encoder.named_variables()
@@ -127,13 +135,24 @@ def save_hf(encoder, vocab_file: str, do_lower_case: bool, out_dir: str) -> None
     for hf_name, (ours, transpose) in FAMILIES[config.model_type].names(config).items():
         value = np.asarray(variables[ours].numpy(), dtype=np.float32)
         tensors[hf_name] = np.ascontiguousarray(value.T if transpose else value)
-    tokenizer_config = {"do_lower_case": do_lower_case, "tokenizer_class": "BertTokenizer",
+    files = dict(tokenizer_files) if tokenizer_files else {VOCAB_FILE: Path(vocab_file)}
+    tokenizer_config = {"do_lower_case": do_lower_case, "tokenizer_class": _tokenizer_class(files, config.model_type),
                         "model_max_length": config.max_seq_length}
     with atomic_directory(out_dir) as tmp:
         (tmp / CONFIG_FILE).write_text(json.dumps(hf_config(config), indent=2) + "\n")
         (tmp / TOKENIZER_CONFIG).write_text(json.dumps(tokenizer_config, indent=2) + "\n")
-        shutil.copyfile(vocab_file, tmp / VOCAB_FILE)
+        for name, source in files.items():
+            shutil.copyfile(source, tmp / name)
         safetensors.numpy.save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": "pt"})
+
+
+def _tokenizer_class(files: dict, model_type: str) -> str:
+    for name in files:
+        if name in TOKENIZER_CLASSES:
+            return TOKENIZER_CLASSES[name]
+        if name.endswith(".model"):
+            return SPM_CLASSES.get(model_type, "AlbertTokenizer")
+    return "MPNetTokenizer" if model_type == "mpnet" else "BertTokenizer"
 
 
 LOADER = Loader(expects=f"{CONFIG_FILE} (a model_type of {', '.join(FAMILIES)}), {WEIGHTS_FILE}, tokenizer.json or "
