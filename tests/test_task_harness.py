@@ -1,13 +1,19 @@
-"""One harness for every registered task and tokenizer family (after KerasHub's `run_backbone_test`): at a
-tiny config, the model builds, its loss is finite, one optimizer step changes every variable on the loss
+"""One harness for every registered task and every encoder family (after KerasHub's `run_backbone_test`): at
+a tiny config, the model builds, its loss is finite, one optimizer step changes every variable on the loss
 path, a saved and reloaded bundle predicts the same, and the raw-text export equals `predict`.
 
-Each task contributes a few examples of its own kind (`EXAMPLES`); a new task without them fails here.
-Families: BERT's WordPiece (`[CLS] a [SEP] b [SEP]`), a RoBERTa-style byte-level BPE (`<s> a </s></s> b
-</s>`, every position typed 0, padding id 1) and, in the slow run, an XLM-R-style SentencePiece unigram
-tokenizer.json (Metaspace words); the two are trained in the test setup (tests/tokenizer_kinds.py)."""
+Each task contributes a few examples of its own kind (`EXAMPLES`); a new task without them fails here. Each
+encoder family (the tiny configs of tests/golden/families) runs with the tokenizer kind it ships: BERT's
+WordPiece (`[CLS] a [SEP] b [SEP]`) for most, a RoBERTa-style byte-level BPE (`<s> a </s></s> b </s>`, every
+position typed 0, padding id 1) for RoBERTa and an XLM-R-style SentencePiece unigram tokenizer.json for
+XLM-R; both are trained in the test setup (tests/tokenizer_kinds.py). The default run: every task on BERT (one step and
+round trip) and on RoBERTa (one step; NER and QA, whose windows pack differently, also round trip), classify on
+every family; the slow run: every task on every family."""
 
+import dataclasses
+import json
 import random
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -19,13 +25,14 @@ from bertkit.api import BertkitModel
 from bertkit.core.config import EncoderConfig, PreprocessConfig, TrainConfig
 from bertkit.data import Example, QAExample, TokenExample
 from bertkit.export.savedmodel import SIGNATURE, export_model, largest_difference
-from bertkit.modeling.encoder import BertEncoder
+from bertkit.modeling.families import build_encoder
 from bertkit.tasks import TASKS
 from bertkit.tasks.runner import TaskRunner
 from bertkit.tokenization import Tokenizer
 from bertkit.tokenization.loading import load_tokenizer
 from bertkit.training.loop import StepFunctions
 from bertkit.training.optimizer import create_optimizer
+from bertkit.weights.hf_families import FAMILIES as ENCODER_FAMILIES
 from tests import tokenizer_kinds as tk
 from tests.conftest import TINY_HF, tiny_rows
 
@@ -74,13 +81,27 @@ EXAMPLES = {"classify": classify_examples, "multilabel": multilabel_examples, "r
 OPTIONS = {"qa": {"max_query_length": 8, "doc_stride": 8}, "ner": {"document_context": "on"}}
 
 
-FAMILIES = {"bert": None, "roberta": "hf_bpe", "xlmr": "json_unigram"}  # family -> kind of tests/tokenizer_kinds.py
-# The default run: every task with BERT, and with RoBERTa those whose rows are built differently (classify
-# stands for the sentence tasks, which share one packing); the slow run: every task with every family.
-FAST = {("classify", "roberta"), ("ner", "roberta"), ("qa", "roberta")}
-PARAMS = [pytest.param((task, family), id=f"{task}-{family}",
-                       marks=[] if family == "bert" or (task, family) in FAST else [pytest.mark.slow])
-          for task in sorted(TASKS) for family in FAMILIES]
+FAMILIES_DIR = Path(__file__).parent / "golden" / "families"
+FAMILIES = ["bert", *sorted(ENCODER_FAMILIES)]
+TOKENIZER_KIND = {"roberta": "hf_bpe", "xlm-roberta": "json_unigram"}  # a kind of tests/tokenizer_kinds.py; else BERT's
+STEP_FAST = {(t, "bert") for t in TASKS} | {(t, "roberta") for t in TASKS} | {("classify", f) for f in FAMILIES}
+ROUND_FAST = {(t, "bert") for t in TASKS} | {("ner", "roberta"), ("qa", "roberta")} | {("classify", f) for f in FAMILIES}
+
+
+def params(fast: set) -> list:
+    """Every task x family; those not in `fast` only in the slow run (`make test-slow`)."""
+    return [pytest.param((task, family), id=f"{task}-{family}", marks=[] if (task, family) in fast else [pytest.mark.slow])
+            for task in sorted(TASKS) for family in FAMILIES]
+
+
+def encoder_config(family: str, vocab_size: int) -> EncoderConfig:
+    """A tiny encoder of `family`: the golden folder's config (HF's own) with the harness's vocabulary."""
+    if family == "bert":
+        return EncoderConfig(vocab_size=vocab_size, hidden_size=16, num_layers=1, num_heads=2, intermediate_size=32,
+                             max_position_embeddings=32)
+    hf = json.loads((FAMILIES_DIR / family / "config.json").read_text())
+    config = ENCODER_FAMILIES[family].config(hf, family)
+    return dataclasses.replace(config, vocab_size=vocab_size, max_position_embeddings=max(64, 34 + config.position_offset))
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +109,7 @@ def family_folders(tmp_path_factory):
     return tk.build(tmp_path_factory.mktemp("families"))
 
 
-@pytest.fixture(scope="module", params=PARAMS)
+@pytest.fixture
 def built(request):
     name, family = request.param
     assert name in EXAMPLES, f"task {name!r} has no examples in the harness"
@@ -96,18 +117,17 @@ def built(request):
     examples = EXAMPLES[name]()
     cls = TASKS[name]
     config = cls.configure(examples, pooling="cls", head_dropout=0.1, source="harness", **OPTIONS.get(name, {}))
-    if FAMILIES[family] is None:
-        tokenizer = Tokenizer(TINY_HF / "vocab.txt", True)
+    if family in TOKENIZER_KIND:
+        tokenizer = load_tokenizer(request.getfixturevalue("family_folders")[TOKENIZER_KIND[family]])
     else:
-        tokenizer = load_tokenizer(request.getfixturevalue("family_folders")[FAMILIES[family]])
+        tokenizer = Tokenizer(TINY_HF / "vocab.txt", True)
     task = cls(config, PreprocessConfig(max_seq_length=32), tokenizer)
-    encoder = BertEncoder(EncoderConfig(vocab_size=len(tokenizer.vocab), hidden_size=16, num_layers=1, num_heads=2,
-                                        intermediate_size=32, max_position_embeddings=32))
-    model = task.build_model(encoder)
+    model = task.build_model(build_encoder(encoder_config(family, len(tokenizer.vocab))))
     model({k: tf.zeros((1, 8), tf.int32) for k in task.model_input_names()})
     return name, task, model, examples
 
 
+@pytest.mark.parametrize("built", params(STEP_FAST), indirect=True)
 def test_one_step_changes_every_variable_on_the_loss_path(built):
     name, task, model, examples = built
     features = TaskRunner(task).features(examples)
@@ -128,6 +148,7 @@ def test_one_step_changes_every_variable_on_the_loss_path(built):
     assert unchanged == []
 
 
+@pytest.mark.parametrize("built", params(ROUND_FAST), indirect=True)
 def test_reload_predicts_the_same_and_export_equals_predict(built, tmp_path):
     name, task, model, examples = built
     bm = BertkitModel(model, task, model.encoder.config, TrainConfig())
