@@ -27,6 +27,29 @@ NOTICES = re.compile("|".join([
 ]))
 
 
+class RetracingFilter:
+    """Drops TensorFlow's "N out of the last M calls to <...> triggered tf.function retracing" warning.
+
+    Every `TaskRunner` wraps its task's `encode` / `decode` in a new `tf.function`, traced once per input
+    structure; TensorFlow counts traces per Python method across all instances, so a process that trains
+    several models (a notebook, `bertkit tune`, a benchmark) crosses its threshold of five with no retracing
+    problem to fix."""
+
+    def filter(self, record) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def quiet_retracing_warnings() -> None:
+    """Installs `RetracingFilter` on TensorFlow's logger, once, unless verbose output was asked for."""
+    if verbose_requested():
+        return
+    import logging
+
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, RetracingFilter) for f in logger.filters):
+        logger.addFilter(RetracingFilter())
+
+
 def verbose_requested(flag: bool = False) -> bool:
     return flag or os.environ.get("BERTKIT_VERBOSE", "") not in ("", "0")
 

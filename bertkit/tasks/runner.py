@@ -20,10 +20,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from bertkit.core.quiet import quiet_retracing_warnings
 from bertkit.data.batching import FeatureSet, run_model
 from bertkit.tasks.base import numpy_rows
 
 MODEL_INPUT = tf.TensorSpec([None, None], tf.int32)
+quiet_retracing_warnings()
 
 
 class TaskRunner:

@@ -144,7 +144,7 @@ def build(r: Run) -> Built:
         task = r.task_cls(task_config, r.preprocess, tokenizer)
         model = task.build_model(pretrained.encoder)
         runner = TaskRunner(task, model)
-        features = TaskRunner(task).features(r.train_examples)  # every row once; epochs only reorder them
+        features = runner.features(r.train_examples)  # every row once; epochs only reorder them
         model({k: tf.zeros((1, 8), tf.int32) for k in task.model_input_names()}, training=False)
         optimizer, checkpointer = None, None
         if c.method == "few-shot":  # its own optimizer, over pairs (tasks.classify.few_shot); no checkpoints
