@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from bertkit.core.errors import BertkitError
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
@@ -49,3 +52,18 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = True):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON object from `path`, or a `BertkitError` naming the file (and the line of a syntax error)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BertkitError(f"{path}: file not found.") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise BertkitError(f"{path}: cannot be read ({e}).") from None
+    except json.JSONDecodeError as e:
+        raise BertkitError(f"{path}:{e.lineno}: not valid JSON ({e.msg}).") from None
+    if not isinstance(data, dict):
+        raise BertkitError(f"{path}: expected a JSON object, got {type(data).__name__}.")
+    return data

@@ -23,8 +23,8 @@ from keras import ops
 
 from bertkit.core.config import EncoderConfig
 from bertkit.modeling.dropout import Dropout
-from bertkit.modeling.encoder import (INPUT_NAMES, MASK_NEGATIVE, FirstToken, TransformerBlock, _dense, _layer_norm,
-                                      _project)
+from bertkit.modeling.encoder import (INPUT_NAMES, MASK_NEGATIVE, FirstToken, SeamEncoder, SelfAttention,
+                                      TransformerBlock, _layer_norm, _project)
 
 
 def log_bucket_positions(span: int, max_relative: int, max_distance_seen: int) -> tf.Tensor:
@@ -98,22 +98,9 @@ class RelativeEmbeddings(keras.layers.Layer):
         return self.layer_norm(self.table), index  # [2S, H], [T, T]
 
 
-class DisentangledAttention(keras.layers.Layer):
-    """Content-to-content + content-to-position + position-to-content attention, over relative positions."""
-
-    def __init__(self, config: EncoderConfig, **kwargs):
-        super().__init__(**kwargs)
-        self.num_heads = config.num_heads
-        self.head_size = config.hidden_size // config.num_heads
-        self.query = _dense(config.hidden_size, config, "query")
-        self.key = _dense(config.hidden_size, config, "key")
-        self.value = _dense(config.hidden_size, config, "value")
-        self.output_dense = _dense(config.hidden_size, config, "output")
-        self.dropout = Dropout(config.attention_dropout)
-
-    def build(self, x_shape):
-        for dense in (self.query, self.key, self.value, self.output_dense):
-            dense.build(x_shape)
+class DisentangledAttention(SelfAttention):
+    """Content-to-content + content-to-position + position-to-content attention, over relative positions:
+    BERT's projections (and their names), another score."""
 
     def _heads(self, x):  # [B, T, H] -> [B, N, T, D]
         shape = ops.shape(x)
@@ -140,8 +127,10 @@ class DisentangledAttention(keras.layers.Layer):
         return _project(context, (self.output_dense,))  # [B, T, H]
 
 
-class DebertaEncoder(keras.Model):
+class DebertaEncoder(SeamEncoder):
     """DeBERTa-v2 / v3 as a functional Keras model with the TF Hub seam names (see the module docstring)."""
+
+    default_name = "deberta_encoder"
 
     def __init__(self, config: EncoderConfig, name: str = "deberta_encoder", **kwargs):
         inputs = {n: keras.Input(shape=(None,), dtype="int32", name=n) for n in INPUT_NAMES}
@@ -155,15 +144,3 @@ class DebertaEncoder(keras.Model):
         super().__init__(inputs=inputs, outputs={"sequence_output": x, "pooled_output": pooled}, name=name,
                          **kwargs)
         self.config = config
-
-    def named_variables(self) -> dict:
-        from bertkit.modeling.encoder import named_variables
-
-        return named_variables(self, "embeddings/word_embeddings")
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(EncoderConfig.from_dict(config["config"]), name=config.get("name", "deberta_encoder"))

@@ -305,7 +305,25 @@ def named_variables(encoder: keras.Model, anchor: str) -> dict:
     return named
 
 
-class BertEncoder(keras.Model):
+class SeamEncoder(keras.Model):
+    """What every family's encoder shares: a functional model from one `EncoderConfig` with the TF Hub seam
+    names, its variables by path, and its config round trip (subclasses build the graph in `__init__`)."""
+
+    default_name = "encoder"
+
+    def named_variables(self) -> dict[str, keras.Variable]:
+        """Returns `{path: variable}` with paths as in the module docstring (no model prefix)."""
+        return named_variables(self, "embeddings/word_embeddings")
+
+    def get_config(self):
+        return {"config": self.config.to_dict(), "name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(EncoderConfig.from_dict(config["config"]), name=config.get("name", cls.default_name))
+
+
+class BertEncoder(SeamEncoder):
     """BERT encoder as a functional Keras model built from an `EncoderConfig`.
 
     Example:
@@ -313,6 +331,8 @@ class BertEncoder(keras.Model):
         out = encoder({"input_word_ids": ids, "input_mask": mask, "input_type_ids": types})
         out["pooled_output"]  # [B, H]
     """
+
+    default_name = "bert_encoder"
 
     def __init__(self, config: EncoderConfig, name: str = "bert_encoder", **kwargs):
         if config.hidden_act not in ("gelu", "gelu_new"):
@@ -332,14 +352,3 @@ class BertEncoder(keras.Model):
             inputs=inputs, outputs={"sequence_output": x, "pooled_output": pooled}, name=name, **kwargs
         )
         self.config = config
-
-    def named_variables(self) -> dict[str, keras.Variable]:
-        """Returns `{path: variable}` with paths as in the module docstring (no model prefix)."""
-        return named_variables(self, "embeddings/word_embeddings")
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(EncoderConfig.from_dict(config["config"]), name=config.get("name", "bert_encoder"))

@@ -23,7 +23,7 @@ from keras import ops
 
 from bertkit.core.config import EncoderConfig
 from bertkit.modeling.dropout import Dropout
-from bertkit.modeling.encoder import INPUT_NAMES, MASK_NEGATIVE, FirstToken, _gelu, _gelu_inference, named_variables
+from bertkit.modeling.encoder import INPUT_NAMES, MASK_NEGATIVE, FirstToken, SeamEncoder, _gelu, _gelu_inference
 
 
 def _norm(config: EncoderConfig, name: str) -> keras.layers.LayerNormalization:
@@ -143,8 +143,10 @@ class ModernEmbeddings(keras.layers.Layer):
         return self.dropout(self.layer_norm(ops.take(self.word_embeddings, ids, axis=0)), training=training)
 
 
-class ModernBertEncoder(keras.Model):
+class ModernBertEncoder(SeamEncoder):
     """ModernBERT as a functional Keras model with the TF Hub seam names (see the module docstring)."""
+
+    default_name = "modernbert_encoder"
 
     def __init__(self, config: EncoderConfig, name: str = "modernbert_encoder", **kwargs):
         inputs = {n: keras.Input(shape=(None,), dtype="int32", name=n) for n in INPUT_NAMES}
@@ -156,13 +158,3 @@ class ModernBertEncoder(keras.Model):
         super().__init__(inputs=inputs, outputs={"sequence_output": x, "pooled_output": pooled}, name=name,
                          **kwargs)
         self.config = config
-
-    def named_variables(self) -> dict:
-        return named_variables(self, "embeddings/word_embeddings")
-
-    def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(EncoderConfig.from_dict(config["config"]), name=config.get("name", "modernbert_encoder"))

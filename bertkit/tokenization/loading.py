@@ -11,11 +11,11 @@ Google TF1 checkpoint (`vocab.txt` + `bert_config.json`) or a TF Hub SavedModel 
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 from bertkit.core.errors import BertkitError
+from bertkit.core.io import read_json
 from bertkit.tokenization.base import CONFIG_FILE, FORMAT_VERSION, TokenizerBase
 from bertkit.tokenization.hf_files import HFByteLevelBPE, HFWordPiece
 from bertkit.tokenization.hf_json import HFTokenizer
@@ -70,19 +70,6 @@ def read_own_config(path: Path) -> tuple[dict, Path] | None:
         raise BertkitError(f"{path}: tokenizer format {config['bertkit_tokenizer']} is newer than this bertkit "
                            f"understands ({FORMAT_VERSION}); upgrade bertkit.")
     return config, path.parent
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object from `path`, or a BertkitError naming the file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise BertkitError(f"{path}: cannot be read ({e}).") from None
-    except json.JSONDecodeError as e:
-        raise BertkitError(f"{path}:{e.lineno}: not valid JSON ({e.msg}).") from None
-    if not isinstance(data, dict):
-        raise BertkitError(f"{path}: expected a JSON object, got {type(data).__name__}.")
-    return data
 
 
 def _from_model_files(folder: Path) -> TokenizerBase:

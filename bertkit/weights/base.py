@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from bertkit.core.config import EncoderConfig
-from bertkit.core.errors import BertkitError
+from bertkit.core.io import read_json  # noqa: F401  the formats' modules read their JSON files through it
 from bertkit.tokenization.loading import load_tokenizer
 
 
@@ -48,20 +47,6 @@ class Loader:
     expects: str  # what the folder must hold, for error messages
     detect: Callable[[Path], bool]
     load: Callable[[Path], Pretrained]
-
-
-def read_json(path: Path) -> dict:
-    """Reads a JSON object, raising `BertkitError` naming the file on any problem."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise BertkitError(f"{path}: file not found.") from None
-    except json.JSONDecodeError as e:
-        raise BertkitError(f"{path}:{e.lineno}: not valid JSON ({e.msg}).") from None
-    if not isinstance(data, dict):
-        raise BertkitError(f"{path}: expected a JSON object, got {type(data).__name__}.")
-    return data
 
 
 def sentence_transformers_pooling(folder: Path) -> str:
