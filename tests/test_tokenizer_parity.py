@@ -11,6 +11,11 @@ from tests.test_tokenizer_kinds import tokenize
 
 pytestmark = pytest.mark.slow
 
+# Explained differences (docs/tokenizer_parity.md): tensorflow-text's FastSentencepieceTokenize sums the unigram
+# lattice in float32, sentencepiece in double; over a 1 MB text of real English the sums of near-tied
+# segmentations drift apart and a few pieces come out differently. {(kind, corpus): (text index, max id count gap)}
+KNOWN = {("spm_unigram", "1MB"): (0, 10)}
+
 
 @pytest.fixture(scope="module")
 def kind_folders(tmp_path_factory):
@@ -32,6 +37,10 @@ def test_every_corpus(kind, kind_folders, all_texts):
         batch = 8 if name == "1MB" else 512
         got, want = tokenize(tokenizer, texts, batch), reference(texts)
         bad = [i for i, (g, w) in enumerate(zip(got, want)) if g != w]
+        if (kind, name) in KNOWN:
+            index, gap = KNOWN[kind, name]
+            assert bad in ([], [index]) and abs(len(got[index]) - len(want[index])) <= gap
+            bad = []
         if bad:
             differing[name] = (len(bad), repr(texts[bad[0]][:100]))
     assert differing == {}
