@@ -12,16 +12,23 @@ from pathlib import Path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+# CPU features that decide TensorFlow's and LiteRT's kernels (bf16, int8 dot products).
+FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8")
+
+
 def machine() -> dict:
-    cpu = ""
+    """The CPU as /proc/cpuinfo names it (family and model tell Zen 3 / 4 / 5 apart) and the flags that matter."""
+    info = {}
     try:
         for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()}
+    flags = set(info.get("flags", "").split())
+    return {"cpu": info.get("model name", ""), "cpu_family": info.get("cpu family"), "cpu_model": info.get("model"),
+            "flags": [f for f in FLAGS if f in flags], "cores": os.cpu_count(), "load_average": os.getloadavg(),
+            "python": sys.version.split()[0], "platform": platform.platform()}
 
 
 def versions() -> dict:
