@@ -205,12 +205,6 @@ def fit(r: Run, b: Built):
             print(f"epoch {epoch}: eval {task.main_metric()} {m.get(task.main_metric())}", file=sys.stderr)
         return m
 
-    def evaluate_and_notify(epoch):
-        m = on_epoch_end(epoch)
-        if r.on_epoch is not None and m:
-            r.on_epoch(epoch, m)  # may raise to stop the run (bertkit tune's pruner); history is closed below
-        return m
-
     try:
         if c.method == "few-shot":
             from bertkit.tasks.classify.few_shot import tune_and_fit
@@ -220,8 +214,8 @@ def fit(r: Run, b: Built):
         else:
             stats = run_training(b.model, task, lambda epoch: _epoch_dataset(b, c, epoch), b.optimizer, c,
                                  num_rows=len(b.features), main_metric=task.main_metric(), verbose=r.verbose,
-                                 strategy=r.strategy, history=history, on_epoch_end=evaluate_and_notify,
-                                 checkpointer=b.checkpointer)
+                                 strategy=r.strategy, history=history, on_epoch_end=on_epoch_end,
+                                 checkpointer=b.checkpointer, after_epoch=r.on_epoch)
         metrics = _final_metrics(r, b, history, stats, on_epoch_end)
     finally:
         history.close()
