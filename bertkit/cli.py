@@ -144,7 +144,7 @@ def _add_serve(sub):
 
 def _add_report(sub):
     p = sub.add_parser("report", help="plots and error analysis of a run, as RUN_DIR/report/index.html")
-    p.add_argument("run_dir", help="the --output folder of `bertkit train`")
+    p.add_argument("run_dir", help="the --output folder of `bertkit train` (or of `bertkit tune`: its search report)")
     p.add_argument("--data", default=None, help="labelled file, folder or dataset name to analyse "
                    "(default: the run's final evaluation predictions)")
     p.add_argument("--max-examples", type=int, default=None,
@@ -278,6 +278,11 @@ def cmd_serve(args) -> int:
 def cmd_report(args) -> int:
     from bertkit.report import MAX_EXAMPLES, build_report
 
+    if (Path(args.run_dir) / "tune.json").exists():  # a `bertkit tune` folder: its search report
+        from bertkit.tuning.report import rebuild_tune_report
+
+        print(f"report written to {rebuild_tune_report(args.run_dir)}")
+        return 0
     index = build_report(args.run_dir, data=args.data, max_examples=args.max_examples or MAX_EXAMPLES)
     for line in json.loads((index.parent / "summary.json").read_text())["missing"]:
         print(f"missing: {line}", file=sys.stderr)

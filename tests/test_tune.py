@@ -110,6 +110,14 @@ def test_the_printed_command_reproduces_the_best_run(search, tmp_path, capsys):
     assert mine["accuracy"] == best["accuracy"] and mine["n"] == best["n"]
 
 
+def test_bertkit_report_rebuilds_the_search_report(search, capsys):
+    result, out = search
+    (out / "report" / "index.html").unlink()
+    assert main(["report", str(out)]) == 0 and "report written to" in capsys.readouterr().out
+    page = (out / "report" / "index.html").read_text()
+    assert result.command in page and page.count("<tr>") == 1 + 3  # the header and three trials
+
+
 def test_summary_names_best_settings_metrics_and_command(search):
     from bertkit.tuning import summary
 
@@ -155,8 +163,9 @@ def test_a_killed_search_resumes_and_reruns_only_the_killed_trial(tmp_path, data
     argv = ["tune", "--data", str(data), "--output", str(out), "--model", str(tiny_model_dir), "--trials", "3",
             "--epochs-range", "2,2", *CLI_FLAGS]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen([sys.executable, "-m", "bertkit.cli", *argv], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tmp_path / "killed.log"
+    with open(log, "wb") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "bertkit.cli", *argv], env=env, stdout=f, stderr=f)
     try:
         deadline = time.time() + 240
         while time.time() < deadline and proc.poll() is None:
@@ -166,7 +175,7 @@ def test_a_killed_search_resumes_and_reruns_only_the_killed_trial(tmp_path, data
             if "COMPLETE" in states.values() and running and (out / f"trial-{running[0]:03d}" / "history.jsonl").exists():
                 break
             time.sleep(0.1)
-        assert proc.poll() is None, "the search finished (or died) before it could be killed"
+        assert proc.poll() is None, f"the search ended before it could be killed: {log.read_text()[-2000:]}"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -176,7 +185,7 @@ def test_a_killed_search_resumes_and_reruns_only_the_killed_trial(tmp_path, data
     killed = next(t for t in before if t.state == optuna.trial.TrialState.RUNNING)
     done_before = {t.number: t.datetime_complete for t in before if t.state == optuna.trial.TrialState.COMPLETE}
 
-    code, err = main(argv), capsys.readouterr().err
+    code, err = main([*argv, "--resume"]), capsys.readouterr().err
     assert code == 0 and f"trial {killed.number} was left running" in err
     after = _study(out).trials
     states = [t.state.name for t in after]
@@ -186,6 +195,8 @@ def test_a_killed_search_resumes_and_reruns_only_the_killed_trial(tmp_path, data
     assert len(retry) == 1 and retry[0].params == killed.params and retry[0].state.name == "COMPLETE"
     assert {t.number: t.datetime_complete for t in after if t.number in done_before} == done_before  # not re-run
     assert len(after) == 3 + 1  # the three finished trials and the killed one, nothing else
+    fresh = [tuple(sorted(t.params.items())) for t in after if t.number != killed.number and t not in retry]
+    assert len(set(fresh)) == len(fresh)  # the resumed sampler did not propose the first trials again
     assert (out / "best" / "model" / "bertkit.json").exists()
 
 

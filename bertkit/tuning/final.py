@@ -26,6 +26,8 @@ def train_command(data, output: Path, model, task: str, task_options: dict, opti
     for key, value in task_options.items():
         words += ["--task-option", f"{key}={value}"]
     for name, value in options.items():
+        if value == fields[name].default:
+            continue  # `bertkit train` has the same default: the command shows what was chosen
         flag = flag_of(fields[name])
         if isinstance(value, bool):
             words += [flag] if value else []
@@ -51,7 +53,7 @@ def retrain_best(data, output: Path, *, model, task: str, task_options: dict, op
     Returns:
         The `bertkit.TrainResult` (metrics on the data's test, else dev, split).
     """
-    import bertkit
+    from bertkit.api import train
 
     folder = Path(output) / BEST_DIR
     config = TrainConfig(**{k: v for k, v in options.items() if k in {f.name for f in TrainConfig.options()}})
@@ -60,7 +62,7 @@ def retrain_best(data, output: Path, *, model, task: str, task_options: dict, op
         print(f"bertkit tune: replacing {folder} (an unfinished or earlier retrain)", file=sys.stderr)
         shutil.rmtree(folder)
         resume = False
-    result = bertkit.train(data=data, output=str(folder), model=model, task=task, task_options=task_options,
+    result = train(data=data, output=str(folder), model=model, task=task, task_options=task_options,
                            resume=resume, verbose=verbose, **options)
     if not result.metrics:
         raise BertkitError(f"{folder}: the retrained best settings were not evaluated; the data needs a dev or "

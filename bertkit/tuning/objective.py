@@ -38,7 +38,7 @@ def trial_dir(output: Path, number: int) -> Path:
 
 def run_trial(study, setup: TrialSetup):
     """Runs the study's next trial to its end and tells the study; returns the finished `FrozenTrial`."""
-    import bertkit
+    from bertkit.api import train
 
     optuna = import_optuna()
     trial = study.ask()
@@ -58,7 +58,7 @@ def run_trial(study, setup: TrialSetup):
 
     value, state = None, optuna.trial.TrialState.COMPLETE
     try:
-        result = bertkit.train(data=setup.splits, output=str(folder), model=setup.model, task=setup.task,
+        result = train(data=setup.splits, output=str(folder), model=setup.model, task=setup.task,
                                task_options=setup.task_options, verbose=setup.verbose, on_epoch=on_epoch,
                                **setup.options, **params)
         value = (result.metrics or {}).get(setup.metric)

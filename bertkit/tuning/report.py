@@ -10,11 +10,13 @@ import json
 import math
 from pathlib import Path
 
+from bertkit.core.errors import BertkitError
 from bertkit.core.io import atomic_directory, atomic_write_text
 from bertkit.report import plotting
 from bertkit.report.html import Section, render_page
 from bertkit.tuning.space import SEARCHED
 
+BEST_FILE = "best.json"
 COLUMNS = ("trial", "state", *SEARCHED, "value", "epochs_run", "wall_seconds", "retry_of", "run_dir")
 
 
@@ -92,6 +94,44 @@ def _cell(value):
     if isinstance(value, float) and abs(value) < 1e-3 and value:
         return f"{value:.3g}"  # learning rates: 3 significant digits, not 0.0000
     return value
+
+
+def outcome_facts(output: Path, trials: int, metric: str, best_trial: int, search_value: float, best_params: dict,
+                  final_metrics: dict, command: str) -> list[tuple[str, str]]:
+    """The search's outcome as (label, text) pairs, for the report's header and the printed summary."""
+    final = final_metrics.get(metric)
+    return [("search folder", str(Path(output).resolve())), ("trials", str(trials)),
+            ("best trial", f"{best_trial}: {metric} {search_value:.4f} on the held-out part of train"),
+            ("best settings", ", ".join(f"{k}={v}" for k, v in best_params.items())),
+            (f"final {metric}", f"{final:.4f} (retrained on all of train, on the dev/test split)"
+             if _finite(final) else "n/a"),
+            ("reproduce", command)]
+
+
+def rebuild_tune_report(output) -> Path:
+    """`bertkit report OUTPUT` for a search folder: the report again from `study.json` and `best.json`
+    (a search still running, or killed, gets its trials so far)."""
+    output = Path(output)
+    settings = _read_json(output / "tune.json")
+    rows = _read_json(output / "study.json")
+    best = _read_json(output / BEST_FILE) if (output / BEST_FILE).exists() else None
+    if best is None:
+        head = [("search folder", str(output.resolve())), ("trials", str(len(rows))),
+                ("best settings", "not yet: the search has not finished")]
+    else:
+        head = outcome_facts(output, len(rows), best["metric"], best["best_trial"], best["search_value"],
+                             best["best_params"], best["final_metrics"], best["command"])
+    return build_tune_report(output, rows, settings["metric"], head)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BertkitError(f"{path}: not found; is {path.parent} a `bertkit tune` folder with a finished trial?") \
+            from None
+    except json.JSONDecodeError as e:
+        raise BertkitError(f"{path}:{e.lineno}: not valid JSON ({e.msg}).") from None
 
 
 def build_tune_report(output: Path, rows: list[dict], metric: str, facts: list[tuple[str, str]]) -> Path:

@@ -151,6 +151,7 @@ def _search(study, setup: TrialSetup, trials: int) -> None:
     failures = 0
     while finished_trials(study) < trials:
         t = run_trial(study, setup)
+        report_lib.write_table(report_lib.study_rows(study), setup.output)  # readable while the search runs
         failures = failures + 1 if t.state.name == "FAIL" else 0
         value = t.value if t.value is not None else (list(t.intermediate_values.values()) or [None])[-1]
         shown = f"{setup.metric} {value:.4f}" if value is not None else t.user_attrs.get("error", "")
@@ -176,27 +177,24 @@ def _finish(study, setup: TrialSetup, data, fixed: dict, report: bool) -> TuneRe
     command = train_command(data, setup.output / BEST_DIR, setup.model, setup.task, setup.task_options, options)
     tuned = TuneResult(setup.output, setup.metric, best.number, dict(best.params), best.value, result.metrics,
                        command, rows, table, None)
+    atomic_write_text(setup.output / report_lib.BEST_FILE, json.dumps(
+        {k: v for k, v in dataclasses.asdict(tuned).items() if k not in ("trials", "report")}, indent=2,
+        default=str) + "\n")
     if report:
-        tuned.report = report_lib.build_tune_report(setup.output, rows, setup.metric, _facts(tuned))
-    atomic_write_text(setup.output / "best.json", json.dumps(
-        {k: v for k, v in dataclasses.asdict(tuned).items() if k != "trials"}, indent=2, default=str) + "\n")
+        tuned.report = report_lib.build_tune_report(setup.output, rows, setup.metric, facts(tuned))
     return tuned
 
 
-def _facts(t: TuneResult) -> list[tuple[str, str]]:
-    final = t.final_metrics.get(t.metric)
-    return [("search folder", str(t.output.resolve())), ("trials", str(len(t.trials))),
-            ("best trial", f"{t.best_trial}: {t.metric} {t.search_value:.4f} on the held-out part of train"),
-            ("best settings", ", ".join(f"{k}={v}" for k, v in t.best_params.items())),
-            (f"final {t.metric}", f"{final:.4f} (retrained on all of train, on the dev/test split)"
-             if isinstance(final, (int, float)) else "n/a"),
-            ("reproduce", t.command)]
+def facts(t: TuneResult) -> list[tuple[str, str]]:
+    """The search's outcome as (label, text) pairs: the report's header and the printed summary."""
+    return report_lib.outcome_facts(t.output, len(t.trials), t.metric, t.best_trial, t.search_value,
+                                    t.best_params, t.final_metrics, t.command)
 
 
 def summary(t: TuneResult) -> str:
     """The lines `bertkit tune` prints at the end."""
     lines = ["", "=" * 72, f"bertkit tune: done  ({t.output}, {len(t.trials)} trials)"]
-    lines += [f"  {k:<15}{v}" for k, v in _facts(t)[2:]]
+    lines += [f"  {k:<15}{v}" for k, v in facts(t)[2:]]
     lines.append(f"  study table    {t.table} (and study.json)")
     lines.append(f"  report         {t.report}" if t.report else "  report         not built")
     return "\n".join(lines)

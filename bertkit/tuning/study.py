@@ -62,8 +62,12 @@ def load_study(storage, name: str, *, seed: int, pruner, resume: bool):
         raise BertkitError(f"the storage {url} already holds the search {name!r}: pass --resume to continue it, or "
                            "choose a new --output (or --storage).")
     sampler = optuna.samplers.TPESampler(seed=seed)  # a seeded search proposes the same settings again
-    return optuna.create_study(storage=storage, study_name=name, sampler=sampler, pruner=pruner,
-                               direction="maximize", load_if_exists=True)
+    study = optuna.create_study(storage=storage, study_name=name, sampler=sampler, pruner=pruner,
+                                direction="maximize", load_if_exists=True)
+    done = len(study.get_trials(deepcopy=False))
+    if done:  # resumed: a sampler seeded as at the start would propose the first trials' settings again
+        study.sampler = optuna.samplers.TPESampler(seed=seed + done)
+    return study
 
 
 def median_pruner(startup_trials: int, from_epoch: int):
