@@ -54,6 +54,7 @@ def run_search(args, data: str, output: Path):
 
     start = time.perf_counter()
     result = bertkit.tune(data=data, output=str(output / "search"), trials=args.trials, resume=args.resume,
+                          metric=DEFAULTS[args.data]["metric"],
                           epochs_range=(1, args.max_epochs), max_seq_length=args.max_seq_length,
                           train_samples=args.train_samples, test_samples=args.test_samples,
                           mixed_precision=args.mixed_precision, seed=args.seed)

@@ -75,7 +75,10 @@ def _split_options(options: dict) -> tuple[dict, dict, dict]:
     TrainConfig(**train), PreprocessConfig(**pre)  # bad values fail now, not in the first trial
     if fixed.get("method", "fine-tune") != "fine-tune":
         raise BertkitError(f"bertkit tune searches fine-tuning settings; --method {fixed['method']} is not supported.")
-    return space, tune, fixed
+    # Only what differs from train's defaults: the CLI passes every flag, Python only those given, and a
+    # search started one way can be resumed the other.
+    defaults = {f.name: f.default for c in (TrainConfig, PreprocessConfig, TaskConfig) for f in c.options()}
+    return space, tune, {k: v for k, v in fixed.items() if v != defaults[k]}
 
 
 def _range_flag(option: str) -> str:
