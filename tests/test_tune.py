@@ -284,3 +284,15 @@ def test_without_optuna_the_message_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)  # what an absent package looks like to `import`
     with pytest.raises(BertkitError, match=r"bertkit tune needs optuna: pip install 'bertkit\[tune\]'"):
         import_optuna()
+
+
+def test_the_command_names_every_searched_setting_even_at_trains_defaults():
+    from bertkit.tuning.final import train_command
+
+    # An unset --pooling is the pretrained model's own pooling, not cls: the command must say cls.
+    params = dict(learning_rate=2e-5, epochs=3, batch_size=32, warmup_fraction=0.1, pooling="cls", head_dropout=0.1)
+    cmd = train_command("data dir", Path("runs/best"), None, "classify", {"symmetric": "on"},
+                        {"max_seq_length": 64, **params})
+    assert cmd.startswith("bertkit train --data 'data dir' --output runs/best --task-option symmetric=on")
+    args = build_parser().parse_args(cmd.split(" ", 1)[1].replace("'data dir'", "data").split())
+    assert {k: getattr(args, k) for k in params} == params and args.max_seq_length == 64

@@ -25,9 +25,7 @@ def train_command(data, output: Path, model, task: str, task_options: dict, opti
         words += ["--task", task]
     for key, value in task_options.items():
         words += ["--task-option", f"{key}={value}"]
-    for name, value in options.items():
-        if value == fields[name].default:
-            continue  # `bertkit train` has the same default: the command shows what was chosen
+    for name, value in options.items():  # every one, even at its field default: --pooling unset is not cls
         flag = flag_of(fields[name])
         if isinstance(value, bool):
             words += [flag] if value else []

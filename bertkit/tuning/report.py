@@ -55,9 +55,10 @@ def plot_trials(rows: list[dict], metric: str, path: Path) -> Path:
     fig, ax = plotting.figure()
     done = [r for r in rows if r["state"] == "COMPLETE" and _finite(r["value"])]
     pruned = [r for r in rows if r["state"] == "PRUNED" and _finite(r["value"])]
-    ax.plot([r["trial"] for r in done], [r["value"] for r in done], "o", color="C0", label="completed trial")
+    ax.plot([r["trial"] for r in done], [r["value"] for r in done], "o", color="C0", label="completed trial",
+            zorder=3)
     ax.plot([r["trial"] for r in pruned], [r["value"] for r in pruned], "x", color="C3", ms=8,
-            label="pruned trial (value when stopped)")
+            label="pruned trial (value when stopped)", zorder=3)
     best, xs, ys = -math.inf, [], []
     for r in done:
         best = max(best, r["value"])
@@ -65,7 +66,7 @@ def plot_trials(rows: list[dict], metric: str, path: Path) -> Path:
         ys.append(best)
     if xs:
         ax.step(xs + [max(r["trial"] for r in rows)], ys + ys[-1:], where="post", color="C2", lw=2,
-                label="best so far")
+                label="best so far", zorder=2)
     ax.set(xlabel="trial", ylabel=f"{metric} (search split)", title=f"Search: {metric} per trial")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
