@@ -168,9 +168,10 @@ def train(data="imdb", output=None, *, model=None, task: str = "classify", task_
         resume: continue from the last checkpoint in `output` (same command, same data order and
             learning-rate schedule position).
         verbose: progress bar and messages on stderr.
-        on_epoch: called as `on_epoch(epoch, metrics)` after each epoch's evaluation (1-based epoch, the
-            evaluation metrics); an exception it raises stops the run there, with its history closed and
-            its checkpoints kept, and propagates (`bertkit.tune` prunes trials this way).
+        on_epoch: called as `on_epoch(epoch, metrics)` after each evaluated epoch of the fine-tuning loop
+            (1-based epoch, its evaluation metrics), once the epoch is logged and checkpointed; an exception
+            it raises stops the run there, with its history closed and its checkpoints kept, and
+            propagates (`bertkit.tune` prunes trials this way). Not called by `method="few-shot"`.
         **options: any field of `TrainConfig` (learning_rate, batch_size, epochs, seed, mixed_precision,
             patience, ...), of `PreprocessConfig` (max_seq_length, truncation, head_fraction) and the head's
             `pooling` ("cls" / "mean"; default: the pretrained model's own) and `head_dropout`; each field's

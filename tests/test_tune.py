@@ -237,6 +237,13 @@ def test_an_unreachable_or_invalid_storage(tmp_path, data, capsys, url, words):
     assert f"--storage {url}: {words}" in err and "sqlite:///" in err
 
 
+def test_a_storage_password_is_not_printed(tmp_path, data, capsys):
+    err = _fails(capsys, "--data", str(data), "--output", str(tmp_path / "out"), "--storage",
+                 "mysql://user:s3cret@localhost/bertkit")
+    assert "--storage mysql://user:***@localhost/bertkit: its database driver is not installed" in err
+    assert "s3cret" not in err
+
+
 def test_zero_trials_and_inverted_ranges(tmp_path, data, capsys):
     out = str(tmp_path / "out")
     assert "--trials must be at least 1; got 0." in _fails(capsys, "--data", str(data), "--output", out, "--trials", "0")

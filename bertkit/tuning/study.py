@@ -35,15 +35,27 @@ def open_storage(url: str):
     optuna = import_optuna()
     import sqlalchemy.exc
 
+    shown = _without_password(url)
     try:
         return optuna.storages.RDBStorage(url)
     except ImportError as e:  # the URL's database driver (pymysql, psycopg2, ...) is not installed
-        raise BertkitError(f"--storage {url}: its database driver is not installed ({e}). Install it (e.g. pip "
+        raise BertkitError(f"--storage {shown}: its database driver is not installed ({e}). Install it (e.g. pip "
                            "install pymysql for mysql+pymysql://...), or use sqlite:///PATH.") from None
     except (sqlalchemy.exc.SQLAlchemyError, ValueError) as e:
         reason = str(e).splitlines()[0]
-        raise BertkitError(f"--storage {url}: cannot open it ({reason}). Give a database URL Optuna can reach, "
+        raise BertkitError(f"--storage {shown}: cannot open it ({reason}). Give a database URL Optuna can reach, "
                            "e.g. sqlite:///PATH/tune.db in an existing, writable folder.") from None
+
+
+def _without_password(url: str) -> str:
+    """`url` as it may be printed: a database password is replaced by ***."""
+    import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return url
 
 
 def load_study(storage, name: str, *, seed: int, pruner, resume: bool):
@@ -54,7 +66,7 @@ def load_study(storage, name: str, *, seed: int, pruner, resume: bool):
     """
     optuna = import_optuna()
     exists = name in optuna.study.get_all_study_names(storage=storage)
-    url = getattr(storage, "url", storage)
+    url = _without_password(getattr(storage, "url", storage))
     if resume and not exists:
         raise BertkitError(f"--resume: the storage {url} holds no search {name!r} to resume; run without --resume "
                            "to start one.")
