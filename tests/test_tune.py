@@ -303,3 +303,23 @@ def test_the_command_names_every_searched_setting_even_at_trains_defaults():
     assert cmd.startswith("bertkit train --data 'data dir' --output runs/best --task-option symmetric=on")
     args = build_parser().parse_args(cmd.split(" ", 1)[1].replace("'data dir'", "data").split())
     assert {k: getattr(args, k) for k in params} == params and args.max_seq_length == 64
+
+
+@pytest.mark.parametrize("from_epoch, pruned_at_epoch_1", [(1, True), (2, False)])
+def test_median_pruner_flags(from_epoch, pruned_at_epoch_1):
+    from bertkit.tuning.study import median_pruner
+
+    study = optuna.create_study(direction="maximize", pruner=median_pruner(startup_trials=1, from_epoch=from_epoch))
+    first = study.ask()
+    first.report(0.9, 1)
+    study.tell(first, 0.9)
+    worse = study.ask()
+    worse.report(0.1, 1)  # below the median (0.9) of the earlier trial at epoch 1
+    assert bool(worse.should_prune()) is pruned_at_epoch_1
+
+
+def test_a_search_fraction_that_leaves_nothing_held_out(tmp_path, data, capsys):
+    err = _fails(capsys, "--data", str(data), "--output", str(tmp_path / "out"), "--search-fraction", "0.01")
+    assert "--search-fraction 0.01 of 48 training examples leaves no held-out examples" in err
+    assert "--search-fraction must be at most 0.5; got 0.9." in _fails(
+        capsys, "--data", str(data), "--output", str(tmp_path / "out"), "--search-fraction", "0.9")
