@@ -5,6 +5,7 @@
     model = bertkit.load("runs/imdb")
     model.predict(["That movie was absolutely awful"])
     tokenizer = bertkit.load_tokenizer("path/to/model")  # in-graph, exact, for any model folder
+    search = bertkit.tune(data="mrpc", output="runs/tune", trials=12)  # needs the `tune` extra (optuna)
 """
 
 __version__ = "0.1.0"
@@ -16,7 +17,11 @@ def __getattr__(name):
         from bertkit import api
 
         return getattr(api, name)
+    if name in ("tune", "TuneResult"):
+        from bertkit import tuning
+
+        return getattr(tuning, name)
     raise AttributeError(f"module 'bertkit' has no attribute {name!r}")
 
 
-__all__ = ["train", "load", "load_tokenizer", "BertkitModel", "TrainResult", "__version__"]
+__all__ = ["train", "load", "load_tokenizer", "tune", "BertkitModel", "TrainResult", "TuneResult", "__version__"]

@@ -153,11 +153,12 @@ class TrainResult:
 
 
 def train(data="imdb", output=None, *, model=None, task: str = "classify", task_options: dict | None = None,
-          resume: bool = False, verbose: bool = True, **options) -> TrainResult:
+          resume: bool = False, verbose: bool = True, on_epoch=None, **options) -> TrainResult:
     """Fine-tunes a pretrained encoder on `data` and saves the bundle to `output/model`.
 
     Args:
-        data: a dataset name under `$BERTKIT_DATA` (e.g. "imdb"), a folder or a training file.
+        data: a dataset name under `$BERTKIT_DATA` (e.g. "imdb"), a folder, a training file, or
+            `bertkit.data.ExampleSplits` (examples already read; the sampling options are not applied again).
         output: the run folder (bundle in `model/`, `history.jsonl`, `tensorboard/`, `metrics.json`);
             None keeps everything in memory.
         model: a pretrained encoder folder or TF Hub handle; None is the packaged all-MiniLM-L6-v2.
@@ -167,6 +168,10 @@ def train(data="imdb", output=None, *, model=None, task: str = "classify", task_
         resume: continue from the last checkpoint in `output` (same command, same data order and
             learning-rate schedule position).
         verbose: progress bar and messages on stderr.
+        on_epoch: called as `on_epoch(epoch, metrics)` after each evaluated epoch of the fine-tuning loop
+            (1-based epoch, its evaluation metrics), once the epoch is logged and checkpointed; an exception
+            it raises stops the run there, with its history closed and its checkpoints kept, and
+            propagates (`bertkit.tune` prunes trials this way). Not called by `method="few-shot"`.
         **options: any field of `TrainConfig` (learning_rate, batch_size, epochs, seed, mixed_precision,
             patience, ...), of `PreprocessConfig` (max_seq_length, truncation, head_fraction) and the head's
             `pooling` ("cls" / "mean"; default: the pretrained model's own) and `head_dropout`; each field's
@@ -180,7 +185,8 @@ def train(data="imdb", output=None, *, model=None, task: str = "classify", task_
     train_options, pre_options, head = split_options(options, TrainConfig, PreprocessConfig, TaskConfig)
     config = TrainConfig(**train_options)
     outcome = session.run(data, output, model=model, task=task, task_options=task_options or {}, config=config,
-                          preprocess=PreprocessConfig(**pre_options), head=head, resume=resume, verbose=verbose)
+                          preprocess=PreprocessConfig(**pre_options), head=head, resume=resume, verbose=verbose,
+                          on_epoch=on_epoch)
     path = outcome.run_dir / "model" if outcome.run_dir is not None and (outcome.run_dir / "model").exists() \
         else outcome.run_dir
     result_model = BertkitModel(outcome.model, outcome.task, outcome.encoder_config, config, path, outcome.metrics)

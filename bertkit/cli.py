@@ -21,10 +21,13 @@ from bertkit.export.encoder import EXPORT_FORMATS
 TRAIN_CONFIGS = (TrainConfig, PreprocessConfig, TaskConfig)
 
 
-def add_options(parser, config_cls, defaults: dict | None = None) -> None:
-    """Adds a flag for every option field of `config_cls` (type, default, choices and help from the field)."""
+def add_options(parser, config_cls, defaults: dict | None = None, exclude: tuple = ()) -> None:
+    """Adds a flag for every option field of `config_cls` (type, default, choices and help from the field),
+    except the fields named in `exclude`."""
     hints = typing.get_type_hints(config_cls)
     for f in config_cls.flags():
+        if f.name in exclude:
+            continue
         meta, kind = f.metadata, hints[f.name]
         default = (defaults or {}).get(f.name, None if meta.get("unset") else f.default)
         help_text = meta["help"] + (f" (default: {meta['unset']})" if meta.get("unset") else "")
@@ -40,7 +43,7 @@ def add_options(parser, config_cls, defaults: dict | None = None) -> None:
 
 def options_of(args, config_cls) -> dict:
     """The parsed values of `config_cls`'s option flags (None: not given, where the default is "unset")."""
-    return {f.name: getattr(args, f.name) for f in config_cls.flags()}
+    return {f.name: getattr(args, f.name) for f in config_cls.flags() if hasattr(args, f.name)}
 
 
 def _add_train(sub):
@@ -61,6 +64,31 @@ def _add_train(sub):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true",
                    help="do not build OUTPUT/report/ at the end (needs matplotlib; `bertkit report` builds it later)")
+
+
+def _add_tune(sub):
+    from bertkit.tuning.space import SEARCHED, SearchSpace, TuneConfig
+
+    p = sub.add_parser("tune", help="search fine-tuning settings (Optuna), then retrain the best", description=(
+        "Search learning rate, epochs, batch size, warm-up, pooling and head dropout with Optuna (TPE seeded by "
+        "--seed, median pruning after each epoch). Trials train on part of the training data and are scored on "
+        "the rest (--search-fraction); the best settings are then retrained on all of it into OUTPUT/best and "
+        "evaluated once on the dev/test split. Needs the tune extra: pip install 'bertkit[tune]'."))
+    p.add_argument("--data", default="imdb", help="as for `bertkit train`; it needs a dev or test split for the "
+                   "final evaluation")
+    p.add_argument("--output", required=True, help="search folder: tune.db, trial-NNN/, best/, study.csv, report/")
+    _add_model(p)
+    p.add_argument("--task", default="classify", help="task type, as for `bertkit train`")
+    p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="task setting, as for `bertkit train` (repeatable)")
+    add_options(p, TuneConfig)
+    add_options(p, SearchSpace)
+    for config in TRAIN_CONFIGS:
+        add_options(p, config, exclude=SEARCHED)  # the search sets these; their ranges are the flags above
+    p.add_argument("--resume", action="store_true", help="continue the search in --output (a trial that was "
+                   "running when it was killed is run again)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (one line per trial is still printed)")
+    p.add_argument("--no-report", action="store_true", help="no run report per trial and no search report")
 
 
 def _add_model(p, what: str = "pretrained encoder") -> None:
@@ -116,7 +144,7 @@ def _add_serve(sub):
 
 def _add_report(sub):
     p = sub.add_parser("report", help="plots and error analysis of a run, as RUN_DIR/report/index.html")
-    p.add_argument("run_dir", help="the --output folder of `bertkit train`")
+    p.add_argument("run_dir", help="the --output folder of `bertkit train` (or of `bertkit tune`: its search report)")
     p.add_argument("--data", default=None, help="labelled file, folder or dataset name to analyse "
                    "(default: the run's final evaluation predictions)")
     p.add_argument("--max-examples", type=int, default=None,
@@ -138,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bertkit", description="Fine-tune BERT encoders with TF 2 + Keras 3.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
-    for add in (_add_train, _add_evaluate, _add_predict, _add_report, _add_export, _add_serve, _add_export_encoder):
+    for add in (_add_train, _add_tune, _add_evaluate, _add_predict, _add_report, _add_export, _add_serve, _add_export_encoder):
         add(sub)
     for command in sub.choices.values():
         command.add_argument("--verbose", action="store_true",
@@ -165,6 +193,19 @@ def cmd_train(args) -> int:
                    task_options=_task_options(args.task_option), resume=args.resume, verbose=not args.quiet,
                    **options)
     print(finish_run(result, build=not args.no_report))
+    return 0
+
+
+def cmd_tune(args) -> int:
+    from bertkit.tuning import summary, tune
+    from bertkit.tuning.space import SearchSpace, TuneConfig
+
+    options = {k: v for config in (*TRAIN_CONFIGS, SearchSpace, TuneConfig)
+               for k, v in options_of(args, config).items() if v is not None}
+    result = tune(data=args.data, output=args.output, model=args.model, task=args.task,
+                  task_options=_task_options(args.task_option), resume=args.resume, verbose=not args.quiet,
+                  report=not args.no_report, **options)
+    print(summary(result))
     return 0
 
 
@@ -237,6 +278,11 @@ def cmd_serve(args) -> int:
 def cmd_report(args) -> int:
     from bertkit.report import MAX_EXAMPLES, build_report
 
+    if (Path(args.run_dir) / "tune.json").exists():  # a `bertkit tune` folder: its search report
+        from bertkit.tuning.report import rebuild_tune_report
+
+        print(f"report written to {rebuild_tune_report(args.run_dir)}")
+        return 0
     index = build_report(args.run_dir, data=args.data, max_examples=args.max_examples or MAX_EXAMPLES)
     for line in json.loads((index.parent / "summary.json").read_text())["missing"]:
         print(f"missing: {line}", file=sys.stderr)
@@ -254,7 +300,7 @@ def cmd_export_encoder(args) -> int:
     return 0
 
 
-COMMANDS = {"report": cmd_report, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+COMMANDS = {"report": cmd_report, "train": cmd_train, "tune": cmd_tune, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "export": cmd_export, "serve": cmd_serve, "export-encoder": cmd_export_encoder}
 
 

@@ -11,7 +11,7 @@ from bertkit.data.datasets import (
     sample_per_class,
 )
 from bertkit.data.conll import TokenExample, read_conll
-from bertkit.data.examples import Example
+from bertkit.data.examples import Example, ExampleSplits
 from bertkit.data.labels import LabelVocab
 from bertkit.data.readers import (
     READERS,
@@ -29,6 +29,7 @@ __all__ = [
     "DATASET_NAMES",
     "READERS",
     "Example",
+    "ExampleSplits",
     "QAExample",
     "TokenExample",
     "LabelVocab",

@@ -21,3 +21,24 @@ class Example:
     text_b: str | None = None
     label: object = None
     guid: str | None = None
+
+
+@dataclass(frozen=True)
+class ExampleSplits:
+    """Train and evaluation examples already read, passed as `bertkit.train(data=...)` instead of a file.
+
+    `bertkit tune` uses it to train its trials on part of the training data and evaluate them on the
+    rest, without writing the examples out again.
+
+    Attributes:
+        train: the training examples.
+        test: the evaluation examples, or None for a run without evaluation.
+        description: where they came from, for logs and the bundle.
+        test_file: the file whose rows `test` guids point at (`<file>:<line>`), so the run report can
+            read their texts back; None when there is no such file.
+    """
+
+    train: list
+    test: list | None
+    description: str
+    test_file: str | None = None

@@ -163,7 +163,8 @@ class LoopState:
 def run_training(model, task, dataset_fn: Callable[[int], tf.data.Dataset], optimizer, config: TrainConfig, *,
                  num_rows: int, main_metric: str, verbose: bool, strategy: tf.distribute.Strategy,
                  history: History, on_epoch_end: Callable[[int], dict] | None = None,
-                 checkpointer: Checkpointer | None = None) -> dict:
+                 checkpointer: Checkpointer | None = None,
+                 after_epoch: Callable[[int, dict], None] | None = None) -> dict:
     """Trains `model`; resumes from `checkpointer`'s position when it was restored.
 
     Args:
@@ -180,6 +181,8 @@ def run_training(model, task, dataset_fn: Callable[[int], tf.data.Dataset], opti
         history: where step and epoch records go.
         on_epoch_end: called with the 1-based epoch; returns eval metrics to log (or {}).
         checkpointer: saves every `config.checkpoint_every` steps and at each epoch end; None: no checkpoints.
+        after_epoch: called with the epoch and its eval metrics once the epoch is logged and checkpointed
+            (epochs with an evaluation only); what it raises stops training there (bertkit tune's pruner).
 
     Returns:
         `{"train_seconds", "train_examples", "examples_per_second", "final_loss", "stopped_early",
@@ -197,6 +200,8 @@ def run_training(model, task, dataset_fn: Callable[[int], tf.data.Dataset], opti
                   "epoch_seconds": seconds}
         _end_epoch(record, state, main_metric, on_epoch_end, optimizer, history, checkpointer)
         state.epoch = epoch
+        if after_epoch is not None and record.get("eval"):
+            after_epoch(epoch, record["eval"])
         if config.patience is not None and state.bad_epochs >= config.patience and epoch < config.epochs:
             stopped = True
             history.log("early_stop", int(optimizer.iterations.numpy()), epoch=epoch, best_epoch=state.best_epoch,

@@ -22,7 +22,7 @@ from bertkit.core.config import PreprocessConfig, TaskConfig, TrainConfig
 from bertkit.core.errors import BertkitError
 from bertkit.core.io import atomic_write_text
 from bertkit.core.precision import policy_scope
-from bertkit.data import resolve_data, sample_per_class
+from bertkit.data import ExampleSplits, resolve_data, sample_per_class
 from bertkit.report.predictions import save_eval_predictions
 from bertkit.tasks import get_task_class
 from bertkit.tasks.runner import TaskRunner
@@ -53,6 +53,7 @@ class Run:
     verbose: bool
     strategy: tf.distribute.Strategy = None
     policy: str = "float32"
+    on_epoch: object = None  # called with (epoch, eval metrics) after each epoch's evaluation (`bertkit.train`)
 
 
 @dataclasses.dataclass
@@ -82,13 +83,13 @@ class Outcome:
 
 
 def run(data, output, *, model, task: str, task_options: dict, config: TrainConfig, preprocess: PreprocessConfig,
-        head: dict, resume: bool, verbose: bool) -> Outcome:
+        head: dict, resume: bool, verbose: bool, on_epoch=None) -> Outcome:
     """Fine-tunes the pretrained encoder `model` on `data` (see `bertkit.train`)."""
     keras.utils.set_random_seed(config.seed)
     with policy_scope(config.mixed_precision) as policy:  # the global policy is restored afterwards
         r = prepare(data, output, model=model, task=task, task_options=task_options, config=config,
                     preprocess=preprocess, head=head, resume=resume, verbose=verbose)
-        r.policy = policy
+        r.policy, r.on_epoch = policy, on_epoch
         b = build(r)
         metrics, stats, final_eval = fit(r, b)
         return finish(r, b, metrics, stats, final_eval)
@@ -99,8 +100,12 @@ def prepare(data, output, *, model, task, task_options, config, preprocess, head
     task_cls = get_task_class(task)
     if (config.samples_per_class or config.method != "fine-tune") and task != "classify":
         raise BertkitError(f"--samples-per-class and --method {config.method} are for --task classify, not {task}.")
-    train_examples, test_examples, description = task_cls.read_data(
-        data, train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
+    if isinstance(data, ExampleSplits):  # read (and sampled) by the caller
+        train_examples, test_examples, description = data.train, data.test, data.description
+        task_cls.check_examples(train_examples, description)
+    else:
+        train_examples, test_examples, description = task_cls.read_data(
+            data, train_samples=config.train_samples, test_samples=config.test_samples, seed=config.seed)
     if config.samples_per_class:
         train_examples = sample_per_class(train_examples, config.samples_per_class, config.seed)
         description += f"; {config.samples_per_class} per label: {len(train_examples)} examples (seed {config.seed})"
@@ -182,7 +187,7 @@ def fit(r: Run, b: Built):
         ck = b.checkpointer
         history.log("resume", int(b.optimizer.iterations.numpy()), checkpoint=ck.latest,
                     epoch=int(ck.epoch.numpy()), batch_in_epoch=int(ck.batch_in_epoch.numpy()))
-    test_file = resolve_data(r.data, "test") if r.test_examples else None  # recorded for `bertkit report`
+    test_file = _test_file(r.data) if r.test_examples else None  # recorded for `bertkit report`
     history.log("start", 0, data=r.description, model=str(r.model_path), policy=r.policy,
                 train_examples=len(r.train_examples), config=c.to_dict(), task=task.name,
                 main_metric=task.main_metric(), test_data=str(test_file) if test_file else None)
@@ -210,11 +215,17 @@ def fit(r: Run, b: Built):
             stats = run_training(b.model, task, lambda epoch: _epoch_dataset(b, c, epoch), b.optimizer, c,
                                  num_rows=len(b.features), main_metric=task.main_metric(), verbose=r.verbose,
                                  strategy=r.strategy, history=history, on_epoch_end=on_epoch_end,
-                                 checkpointer=b.checkpointer)
+                                 checkpointer=b.checkpointer, after_epoch=r.on_epoch)
         metrics = _final_metrics(r, b, history, stats, on_epoch_end)
     finally:
         history.close()
     return metrics, stats, final_eval
+
+
+def _test_file(data):
+    if isinstance(data, ExampleSplits):
+        return data.test_file
+    return resolve_data(data, "test")
 
 
 def _epoch_dataset(b: Built, c: TrainConfig, epoch: int):
