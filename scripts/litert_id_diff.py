@@ -21,7 +21,8 @@ import unicodedata
 from pathlib import Path
 
 DATA = Path(os.environ.get("BERTKIT_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
-DATASETS = {"imdb_full": "imdb_full/test.jsonl", "sst2": "sst2/test.jsonl"}
+DATASETS = {"imdb_full": "imdb_full/test.jsonl", "sst2": "sst2/test.jsonl",
+            "imdb_full_train": "imdb_full/train.jsonl", "sst2_train": "sst2/train.jsonl"}
 BATCH = 256
 
 
@@ -79,7 +80,7 @@ def measure(kind: str, names: list[str]) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=["imdb_full", "sst2"], choices=list(DATASETS))
     parser.add_argument("--kinds", nargs="+", default=["model", "wordpiece"],
                         help="model: the default model folder's tokenizer kind; wordpiece: Google's WordPiece")
     parser.add_argument("--output", default="benchmarks/results/litert_id_diff.json")
