@@ -161,3 +161,47 @@ def test_ner_stops_naming_the_task_and_ops(tmp_path):
     with pytest.raises(BertkitError, match=r"'ner' task .* RegexSplitWithOffsets.* SavedModel"):
         export_litert(random_task_model(config, 16, head="classifier"), tmp_path / "ner.tflite")
     assert not (tmp_path / "ner.tflite").exists()
+
+
+@pytest.fixture(scope="module")
+def kind_folders(tmp_path_factory):
+    from tests import tokenizer_kinds
+
+    return tokenizer_kinds.build(tmp_path_factory.mktemp("kinds"))
+
+
+def _kind_model(folder):
+    """A tiny random classifier on the tokenizer of `folder`."""
+    import tensorflow as tf
+
+    from bertkit.api import BertkitModel
+    from bertkit.core.config import EncoderConfig, PreprocessConfig, TaskConfig
+    from bertkit.modeling.encoder import BertEncoder
+    from bertkit.tasks import get_task_class
+    from bertkit.tokenization.loading import load_tokenizer
+
+    tokenizer = load_tokenizer(folder)
+    task = get_task_class("classify")(TaskConfig(task="classify", labels=("a", "b")),
+                                      PreprocessConfig(max_seq_length=64), tokenizer)
+    encoder = BertEncoder(EncoderConfig(vocab_size=tokenizer.vocab_size, hidden_size=16, num_layers=1, num_heads=2,
+                                        intermediate_size=32, max_position_embeddings=64))
+    model = task.build_model(encoder)
+    model({k: tf.zeros((1, 8), tf.int32) for k in task.model_input_names()})
+    return BertkitModel(model, task, encoder.config, None)
+
+
+def test_sentencepiece_unigram_converts_and_equals_predict(kind_folders, tmp_path):
+    """tensorflow-text's FastSentencepieceTokenize has a LiteRT kernel: the kind converts as it is."""
+    from bertkit.export.litert import LiteRTModel
+    from tests import tokenizer_kinds
+
+    bm = _kind_model(kind_folders["spm_unigram"])
+    path = export_litert(bm, tmp_path / "spm.tflite")
+    texts = tokenizer_kinds.multilingual_lines()[::40]
+    got = LiteRTModel(path).run({"text": texts})
+    np.testing.assert_allclose(got["probabilities"], bm.predict_scores(texts), atol=1e-4)
+
+
+def test_byte_level_bpe_stops_naming_its_tables(kind_folders, tmp_path):
+    with pytest.raises(BertkitError, match=r"tokenizer 'hf_bpe'.*lookup tables.*SavedModel"):
+        export_litert(_kind_model(kind_folders["hf_bpe"]), tmp_path / "bpe.tflite")

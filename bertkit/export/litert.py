@@ -29,14 +29,14 @@ from bertkit.export.savedmodel import FORMAT_VERSION, SIGNATURE, largest_differe
 METADATA = "bertkit_export"
 SUFFIX = ".tflite"
 TOLERANCE = 1e-4  # float .tflite vs predict: XNNPACK sums in another order than TensorFlow
-# The custom ops tensorflow-text's registrar gives kernels (tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS,
-# by the names the converter writes). Any other custom op in a converted graph has no kernel anywhere.
+# The custom ops tensorflow-text's registrar (tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS) has kernels
+# for, by the names they are registered under (tensorflow-text 2.21). Any other custom op has no kernel anywhere.
 TFTEXT_OPS = frozenset({
-    "ByteSplit", "ByteSplitByOffsets", "FastBertNormalize", "FastSentencepieceDetokenize",
-    "FastSentencepieceTokenize", "FastWordpieceDetokenize", "FastWordpieceTokenizeWithOffsets",
-    "FastWordpieceTokenize", "NgramsStringJoin", "RaggedTensorToTensor", "RoundRobinGenerateMasks",
-    "RoundRobinTrim", "SentenceFragmenterV2", "Utf8Binarize", "WhitespaceTokenize",
-    "TFText>NgramsStringJoin", "TFText>WhitespaceTokenize"})
+    "FastBertNormalize", "FastWordpieceTokenizeWithOffsets", "RaggedTensorToTensor",
+    "TFText>ByteSplitByOffsets", "TFText>ByteSplitWithOffsets", "TFText>FastSentencepieceDetokenize",
+    "TFText>FastSentencepieceTokenize", "TFText>FastWordpieceDetokenize", "TFText>NgramsStringJoin",
+    "TFText>RoundRobinGenerateMasks", "TFText>RoundRobinTrim", "TFText>Utf8Binarize",
+    "TFText>WhitespaceTokenizeWithOffsetsV2"})
 
 
 def export_litert(model, output, config: ExportConfig | None = None, *, verify: bool = True) -> Path:
@@ -63,8 +63,9 @@ def export_litert(model, output, config: ExportConfig | None = None, *, verify: 
     # The task's own graph steps, with the tokenizer's LiteRT ops: one implementation of each step.
     task = type(bm.task)(bm.task.config, bm.task.preprocess, bm.tokenizer.litert_tokenizer())
     signature = task.serving_signature()
-    flat = convert(TaskRunner(task, bm.model).serving_function(), signature.inputs, config.quantize, samples)
-    check_ops(flat, bm)
+    what = f"the {bm.task_config.task!r} task (tokenizer {bm.tokenizer.kind!r})"
+    flat = convert(TaskRunner(task, bm.model).serving_function(), signature.inputs, config.quantize, samples, what)
+    check_ops(flat, what)
     info = {"format_version": FORMAT_VERSION, "format": "litert", "task": bm.task_config.task,
             "signature": SIGNATURE, "inputs": list(signature.inputs),
             "outputs": {k: o.description for k, o in signature.outputs.items()}, **signature.info,
@@ -85,7 +86,7 @@ def _check_output(output: Path) -> Path:
     return output
 
 
-def convert(serve, inputs: tuple, quantize: str, samples: list | None = None) -> bytes:
+def convert(serve, inputs: tuple, quantize: str, samples: list | None = None, what: str = "the model") -> bytes:
     """The serving function `serve(**{input: string [B]})` as a .tflite flatbuffer with one signature.
 
     Args:
@@ -93,6 +94,7 @@ def convert(serve, inputs: tuple, quantize: str, samples: list | None = None) ->
         inputs: its string inputs in signature order.
         quantize: one of `ExportConfig.quantize`'s choices.
         samples: int8: calibration inputs, one tuple of strings per example.
+        what: the task and tokenizer, for error messages.
     """
     specs = [tf.TensorSpec([None], tf.string, name=name) for name in inputs]
     traced = tf.function(lambda *columns: serve(**dict(zip(inputs, columns))), input_signature=specs)
@@ -102,6 +104,12 @@ def convert(serve, inputs: tuple, quantize: str, samples: list | None = None) ->
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     frozen = convert_variables_to_constants_v2(concrete)
+    leftover = [t.name for t in frozen.inputs[len(inputs):]]
+    if leftover:  # resources that are not variables: lookup tables (BPE, Unigram), the SentencePiece op's model
+        raise BertkitError(
+            f"{what} cannot be exported with --format litert: its tokenizer holds TensorFlow resources a .tflite "
+            f"cannot hold (lookup tables or a SentencePiece model handle: {', '.join(leftover[:4])}). Export a "
+            "SavedModel instead (bertkit export without --format) and serve that.")
     names = list(concrete.structured_outputs)  # a dict's flat order: its sorted keys
     named = tf.function(lambda *columns: dict(zip(sorted(names), frozen(*columns))), input_signature=specs)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([named.get_concrete_function()], tf.Module())
@@ -131,13 +139,12 @@ def _quantization(converter, quantize: str, inputs: tuple, samples) -> None:
             for sample in samples)
 
 
-def check_ops(flat: bytes, bm) -> None:
-    """Raises a BertkitError naming the task, the tokenizer and every custom op without a LiteRT kernel."""
+def check_ops(flat: bytes, what: str) -> None:
+    """Raises a BertkitError naming `what` (the task and tokenizer) and every custom op without a LiteRT kernel."""
     missing = sorted(custom_ops(flat) - TFTEXT_OPS)
     if missing:
         raise BertkitError(
-            f"the {bm.task_config.task!r} task (tokenizer {bm.tokenizer.kind!r}) cannot be exported with --format "
-            f"litert: its graph steps need TensorFlow ops that LiteRT has no kernel for, neither builtin nor in "
+            f"{what} cannot be exported with --format litert: its graph steps need TensorFlow ops that LiteRT has no kernel for, neither builtin nor in "
             f"tensorflow-text's registrar: {', '.join(missing)} (only Flex, SELECT_TF_OPS, would run them; bertkit "
             "does not use it). Export a SavedModel instead (bertkit export without --format) and serve that.")
 
