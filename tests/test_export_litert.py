@@ -205,3 +205,33 @@ def test_sentencepiece_unigram_converts_and_equals_predict(kind_folders, tmp_pat
 def test_byte_level_bpe_stops_naming_its_tables(kind_folders, tmp_path):
     with pytest.raises(BertkitError, match=r"tokenizer 'hf_bpe'.*lookup tables.*SavedModel"):
         export_litert(_kind_model(kind_folders["hf_bpe"]), tmp_path / "bpe.tflite")
+
+
+TASK_CONFIGS = {"regression": dict(task="regression", extra={"target_mean": 2.5, "target_std": 1.2}),
+                "pair": dict(task="classify", labels=("x", "y", "z"), is_pair=True)}
+
+
+@pytest.mark.parametrize("name", sorted(TASK_CONFIGS))
+def test_regression_and_pairs_equal_predict(name, tmp_path):
+    from bertkit.core.config import TaskConfig
+    from bertkit.export.litert import LiteRTModel
+
+    bm = random_task_model(TaskConfig(**TASK_CONFIGS[name]), 32, head="classifier")
+    path = export_litert(bm, tmp_path / f"{name}.tflite")
+    a = [r["text"] for r in tiny_rows(12, 3)] + ["", NON_ASCII]
+    inputs = a if name == "regression" else list(zip(a, reversed(a)))
+    columns = {"text": a} if name == "regression" else {"text": a, "text_b": list(reversed(a))}
+    got, expected = LiteRTModel(path).run(columns), bm.predictions(inputs)
+    for output in ("score",) if name == "regression" else ("probabilities",):
+        np.testing.assert_allclose(got[output], expected[output], atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.slow  # the same check as NER's (test_ner_stops_naming_the_task_and_ops), on another task
+def test_multilabel_stops_naming_the_string_join(tmp_path):
+    """Its `labels` output joins label names with "|" (UnsortedSegmentJoin): LiteRT has no string kernels."""
+    from bertkit.core.config import TaskConfig
+
+    bm = random_task_model(TaskConfig(task="multilabel", labels=("A", "B"), extra={"threshold": 0.5}), 16,
+                           head="classifier")
+    with pytest.raises(BertkitError, match=r"'multilabel' task .*UnsortedSegmentJoin"):
+        export_litert(bm, tmp_path / "multilabel.tflite")
