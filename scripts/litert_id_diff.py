@@ -7,7 +7,8 @@ in TensorFlow is comparing the .tflite with predict. For every test text of the 
 whose ids differ and names the characters that cause it (a character of a differing word whose own ids
 differ, or that the fast path makes [UNK]).
 
-    python scripts/litert_id_diff.py --output benchmarks/results/litert_id_diff.json
+    python scripts/litert_id_diff.py --datasets imdb_full sst2 imdb_full_train sst2_train \
+        --output benchmarks/results/litert_id_diff.json
 """
 
 from __future__ import annotations
