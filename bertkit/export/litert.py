@@ -214,11 +214,15 @@ class LiteRTModel:
         except ImportError:
             raise BertkitError("running a .tflite needs the LiteRT interpreter: pip install 'bertkit[litert]' "
                                "(ai-edge-litert).") from None
-        self.interpreter = InterpreterWithCustomOps(
-            custom_op_registerers=list(tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS),
-            model_path=None if path is None else str(path), model_content=content, num_threads=num_threads)
-        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
-        self.inputs = tuple(self.interpreter.get_signature_list()[SIGNATURE]["inputs"])
+        from bertkit.core.quiet import known_notices_dropped
+
+        with known_notices_dropped():  # LiteRT's "Created TensorFlow Lite XNNPACK delegate" on every interpreter
+            self.interpreter = InterpreterWithCustomOps(
+                custom_op_registerers=list(tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS),
+                model_path=None if path is None else str(path), model_content=content, num_threads=num_threads)
+            self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+            self.inputs = tuple(self.interpreter.get_signature_list()[SIGNATURE]["inputs"])
+            self.run({name: [b""] for name in self.inputs})  # the first call applies the delegate (and says so)
 
     def run(self, columns: dict) -> dict:
         feed = {name: np.array([_bytes(v) for v in values], dtype=object) for name, values in columns.items()}
