@@ -114,6 +114,8 @@ def test_serve_tflite_answers_as_the_interpreter(exports, texts):
 
 
 def test_serve_rejects_what_is_not_a_bertkit_tflite(exports, run_dir, tmp_path):  # noqa: F811
+    with pytest.raises(BertkitError, match="no such file"):
+        start_server(tmp_path / "missing.tflite", ServeConfig(port=0))
     (tmp_path / "folder.tflite").mkdir()
     with pytest.raises(BertkitError, match="is a folder, not a .tflite file"):
         start_server(tmp_path / "folder.tflite", ServeConfig(port=0))

@@ -182,6 +182,8 @@ def read_metadata(path: Path) -> dict:
     from tensorflow.lite.python import schema_py_generated as schema
 
     path = Path(path)
+    if not path.exists():
+        raise BertkitError(f"{path}: no such file; write it with `bertkit export --format litert --output {path.name}`.")
     if path.is_dir():
         raise BertkitError(f"{path}: is a folder, not a .tflite file; for a SavedModel folder from `bertkit export` "
                            "pass the folder itself, for LiteRT the .tflite file written by `bertkit export "

@@ -8,8 +8,8 @@
     GET  /bertkit/model, /bertkit/stats   what the page needs; batching counters
 
 Standard library HTTP (`ThreadingHTTPServer`, one thread per connection, keep-alive) in front of one
-`Batcher` worker that owns the SavedModel (or the LiteRT interpreter of a .tflite). A client written against this server works unchanged
-against TF Serving (`docker run tensorflow/serving`) on the same export.
+`Batcher` worker that owns the SavedModel (or the LiteRT interpreter of a .tflite). A client written
+against this server works unchanged against TF Serving (`docker run tensorflow/serving`) on the same export.
 """
 
 from __future__ import annotations
@@ -72,7 +72,6 @@ class ServedLiteRT:
         self._model = LiteRTModel(path)
         self.inputs = tuple(self.info["inputs"])
         self.signature_defs = litert_signature_defs(self._model, self.info)
-        self.run({name: [b"warm up"] for name in self.inputs})
 
     def run(self, columns: dict) -> dict:
         return self._model.run(columns)
@@ -96,7 +95,7 @@ def litert_signature_defs(model, info: dict) -> dict:
 def np_dtype_name(dtype) -> str:
     import numpy as np
 
-    return {np.float32: "FLOAT", np.int32: "INT32", np.int64: "INT64", np.bool_: "BOOL"}.get(
+    return {np.float32: "FLOAT", np.float64: "DOUBLE", np.int32: "INT32", np.int64: "INT64", np.bool_: "BOOL"}.get(
         np.dtype(dtype).type, np.dtype(dtype).name.upper())
 
 
