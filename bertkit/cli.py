@@ -128,9 +128,14 @@ def _add_predict(sub):
 
 
 def _add_export(sub):
-    p = sub.add_parser("export", help="write a SavedModel that takes raw text (for TF Serving / `bertkit serve`)")
+    from bertkit.export.config import ExportConfig
+
+    p = sub.add_parser("export", help="write a model that takes raw text: a SavedModel (TF Serving, `bertkit serve`) "
+                       "or a LiteRT .tflite")
     p.add_argument("--model", required=True, help="run folder or model bundle from `bertkit train`")
-    p.add_argument("--output", required=True, help="SavedModel folder to write (an earlier export there is replaced)")
+    p.add_argument("--output", required=True, help="SavedModel folder, or with --format litert the .tflite file, "
+                   "to write (an earlier export there is replaced)")
+    add_options(p, ExportConfig)
     p.add_argument("--no-verify", action="store_true", help="skip reloading the export to check its predictions")
 
 
@@ -138,7 +143,8 @@ def _add_serve(sub):
     from bertkit.serving.config import ServeConfig
 
     p = sub.add_parser("serve", help="serve a model over the TF Serving REST API, with a page at /")
-    p.add_argument("--model", required=True, help="folder from `bertkit export` (or a run folder: exported first)")
+    p.add_argument("--model", required=True, help="folder from `bertkit export`, a .tflite from `bertkit export "
+                   "--format litert`, or a run folder (exported first)")
     add_options(p, ServeConfig)
 
 
@@ -260,10 +266,22 @@ def cmd_predict(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from bertkit.export.savedmodel import export_model
+    from bertkit.export.config import ExportConfig
 
-    path = export_model(args.model, args.output, verify=not args.no_verify)
-    print(f"exported {args.model} to {path} (signature serving_default: raw text in, the task's outputs out)")
+    config = ExportConfig(**options_of(args, ExportConfig))
+    if config.format == "litert":
+        from bertkit.export.litert import export_litert
+
+        path = export_litert(args.model, args.output, config, verify=not args.no_verify)
+        what = f"LiteRT, quantize {config.quantize}"
+    else:
+        from bertkit.export.savedmodel import export_model
+
+        if config.quantize != "none":
+            raise BertkitError(f"--quantize {config.quantize} is for --format litert; a SavedModel keeps float32.")
+        path = export_model(args.model, args.output, verify=not args.no_verify)
+        what = "SavedModel"
+    print(f"exported {args.model} to {path} ({what}; signature serving_default: raw text in, the task's outputs out)")
     return 0
 
 

@@ -12,6 +12,7 @@ import) still reaches the terminal, in order. Later TensorFlow logging is kept t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -24,6 +25,7 @@ NOTICES = re.compile("|".join([
     r"^[IWE]\d{4} [\d:. ]+\d+ cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized",
     r"^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$",
     r"^[IWE]\d{4} [\d:. ]+\d+ port\.cc:\d+\] oneDNN custom operations are on",
+    r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.$",  # LiteRT, on every interpreter
 ]))
 
 
@@ -57,21 +59,33 @@ def verbose_requested(flag: bool = False) -> bool:
 def import_tensorflow(verbose: bool = False) -> None:
     """Imports TensorFlow and tensorflow-text and probes the devices, dropping only the known notices."""
     if verbose_requested(verbose):
+        os.environ["BERTKIT_VERBOSE"] = "1"  # --verbose: later blocks (the LiteRT interpreter) show theirs too
         import tensorflow as tf
         import tensorflow_text  # noqa: F401
 
         tf.config.list_physical_devices("GPU")
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with known_notices_dropped():
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401
+
+        tf.config.list_physical_devices("GPU")  # the CUDA probe, while its notices are captured
+
+
+@contextlib.contextmanager
+def known_notices_dropped():
+    """Captures file descriptor 2 while the block runs, then writes back every line but the known notices
+    (`--verbose` / BERTKIT_VERBOSE: nothing is captured)."""
+    if verbose_requested():
+        yield
+        return
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow as tf
-            import tensorflow_text  # noqa: F401
-
-            tf.config.list_physical_devices("GPU")  # the CUDA probe, while its notices are captured
+            yield
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)

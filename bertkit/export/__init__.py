@@ -3,6 +3,7 @@
 * `export_encoder(model, format, output)`: an encoder as a TF Hub SavedModel, a Hugging Face folder or a
   Google TF1 checkpoint (`bertkit export-encoder`); the writers live with their readers in `bertkit.weights`.
 * `export_model(model, output)`: a fine-tuned model as a SavedModel that takes raw text (`bertkit export`).
+* `export_litert(model, output, config)`: the same graph as one LiteRT .tflite (`bertkit export --format litert`).
 """
 
 
@@ -16,7 +17,11 @@ def __getattr__(name):
         from bertkit.export.savedmodel import export_model
 
         return export_model
+    if name == "export_litert":
+        from bertkit.export.litert import export_litert
+
+        return export_litert
     raise AttributeError(f"module 'bertkit.export' has no attribute {name!r}")
 
 
-__all__ = ["export_encoder", "export_model"]
+__all__ = ["export_encoder", "export_litert", "export_model"]

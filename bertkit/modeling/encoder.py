@@ -187,7 +187,9 @@ class SelfAttention(keras.layers.Layer):
 
         scores = ops.cast(ops.einsum("bntd,bnsd->bnts", q, k), "float32")  # [B, N, T, T]
         key_is_pad = 1.0 - ops.cast(input_mask, "float32")  # [B, T]
-        scores += key_is_pad[:, None, None, :] * MASK_NEGATIVE  # [B, N, T, T]
+        # expand_dims, not [:, None, None, :]: LiteRT has no builtin kernel for a strided slice that adds axes.
+        key_is_pad = ops.expand_dims(key_is_pad, (1, 2))  # [B, 1, 1, T]
+        scores += key_is_pad * MASK_NEGATIVE  # [B, N, T, T]
         if bias is not None:
             scores += bias[None]  # [1, N, T, T] relative-position bias
         probs = ops.softmax(scores, axis=-1)  # [B, N, T, T] float32

@@ -12,7 +12,8 @@ from bertkit.modeling.encoder import INPUT_NAMES
 
 def masked_mean(sequence_output, input_mask):
     """Mean over real (mask=1) positions: `[B, T, H]`, `[B, T]` -> `[B, H]`."""
-    mask = tf.cast(input_mask, sequence_output.dtype)[:, :, None]  # [B, T, 1]
+    # expand_dims, not [:, :, None]: LiteRT has no builtin kernel for a strided slice that adds axes.
+    mask = tf.expand_dims(tf.cast(input_mask, sequence_output.dtype), -1)  # [B, T, 1]
     total = tf.reduce_sum(sequence_output * mask, axis=1)  # [B, H]
     return total / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
 
@@ -114,5 +115,5 @@ class SpanHead(keras.Model):
     def call(self, inputs, training=False):
         out = self.encoder({k: inputs[k] for k in INPUT_NAMES}, training=training)
         logits = self.span(tf.cast(out["sequence_output"], tf.float32))  # [B, T, 2]
-        mask = tf.cast(inputs["input_mask"], tf.bool)[:, :, None]  # [B, T, 1]
+        mask = tf.expand_dims(tf.cast(inputs["input_mask"], tf.bool), -1)  # [B, T, 1] (LiteRT: see masked_mean)
         return tf.where(mask, logits, PAD_LOGIT)

@@ -8,8 +8,8 @@
     GET  /bertkit/model, /bertkit/stats   what the page needs; batching counters
 
 Standard library HTTP (`ThreadingHTTPServer`, one thread per connection, keep-alive) in front of one
-`Batcher` worker that owns the SavedModel. A client written against this server works unchanged
-against TF Serving (`docker run tensorflow/serving`) on the same export.
+`Batcher` worker that owns the SavedModel (or the LiteRT interpreter of a .tflite). A client written
+against this server works unchanged against TF Serving (`docker run tensorflow/serving`) on the same export.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from bertkit.serving.config import ServeConfig
 from bertkit.serving.request_batcher import Batcher, Overloaded
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SIGNATURE_KEY = "serving_default"
 DRAIN_LIMIT = 64 * 1024 * 1024  # an over-limit body up to this size is read and dropped (keeps the connection sane)
 ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
                    r"(?P<what>/metadata|:predict|:classify|:regress)?/?$")
@@ -58,6 +59,44 @@ class ServedModel:
         tf = self._tf
         outputs = self.fn(**{name: tf.constant(values, tf.string) for name, values in columns.items()})
         return {name: tensor.numpy() for name, tensor in outputs.items()}
+
+
+class ServedLiteRT:
+    """A .tflite from `bertkit export --format litert` in the LiteRT interpreter, with the same `run` as
+    `ServedModel` (the batcher is its only caller: the interpreter is not thread-safe)."""
+
+    def __init__(self, path: Path):
+        from bertkit.export.litert import LiteRTModel, read_metadata
+
+        self.info = read_metadata(path)  # a clear error for a folder, a non-.tflite or a foreign .tflite
+        self._model = LiteRTModel(path)
+        self.inputs = tuple(self.info["inputs"])
+        self.signature_defs = litert_signature_defs(self._model, self.info)
+
+    def run(self, columns: dict) -> dict:
+        return self._model.run(columns)
+
+
+def litert_signature_defs(model, info: dict) -> dict:
+    """The .tflite's signature written as a SavedModel SignatureDefMap, so `/metadata` reads the same."""
+    details = model.runner.get_output_details()
+    outputs = {name: {"name": f"{name}:0", "dtype": "DT_STRING" if d["dtype"] == object else
+                      f"DT_{np_dtype_name(d['dtype'])}",
+                      "tensor_shape": {"dim": [{"size": str(int(n)), "name": ""} for n in d["shape_signature"]],
+                                       "unknown_rank": False}}
+               for name, d in sorted(details.items())}
+    inputs = {name: {"name": f"serving_default_{name}:0", "dtype": "DT_STRING",
+                     "tensor_shape": {"dim": [{"size": "-1", "name": ""}], "unknown_rank": False}}
+              for name in info["inputs"]}
+    return {"signature_def": {SIGNATURE_KEY: {"inputs": inputs, "outputs": outputs,
+                                              "method_name": "tensorflow/serving/predict", "defaults": {}}}}
+
+
+def np_dtype_name(dtype) -> str:
+    import numpy as np
+
+    return {np.float32: "FLOAT", np.float64: "DOUBLE", np.int32: "INT32", np.int64: "INT64", np.bool_: "BOOL"}.get(
+        np.dtype(dtype).type, np.dtype(dtype).name.upper())
 
 
 def signature_def_map(export_dir: Path) -> dict:
@@ -268,11 +307,15 @@ def start_server(model, config: ServeConfig | None = None) -> RunningServer:
 
     config = config or ServeConfig()
     path, cleanup = Path(model), None
-    if not is_export(path) and not bundle_exists(path):
+    litert = path.is_file() or path.suffix == ".tflite"  # a .tflite named so must be one (read_metadata says why not)
+    if not litert and not is_export(path) and not bundle_exists(path):
         raise BertkitError(f"{path}: neither a `bertkit export` folder (saved_model.pb with "
-                           "assets.extra/bertkit_export.json) nor a run folder from `bertkit train`.")
+                           "assets.extra/bertkit_export.json), a .tflite from `bertkit export --format litert`, "
+                           "nor a run folder from `bertkit train`.")
     try:
-        if is_export(path):
+        if litert:
+            served = ServedLiteRT(path)
+        elif is_export(path):
             served = ServedModel(path)
         else:
             cleanup = Path(tempfile.mkdtemp(prefix="bertkit-serve-"))

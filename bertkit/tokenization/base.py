@@ -8,6 +8,7 @@ pair into one row (`Template`) and which files rebuild it (`files`, `config`).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import shutil
@@ -79,6 +80,7 @@ class TokenizerBase:
     unk_id: int | None
     mask_id: int | None
     do_lower_case: bool = False
+    _exact_path: bool = True  # False in a kind's `litert_tokenizer()`
 
     def __call__(self, texts) -> tf.RaggedTensor:
         """Tokenizes a batch of texts: string `[B]` (a scalar is a batch of one) -> int32 `[B, (pieces)]`,
@@ -99,6 +101,18 @@ class TokenizerBase:
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """The graph of `__call__`: strings `[B]` -> int32 ids `[B, (pieces)]` (row splits int64)."""
         raise NotImplementedError
+
+    def litert_tokenizer(self) -> TokenizerBase:
+        """The tokenizer a LiteRT (.tflite) export runs: this one, unless a kind needs ops without LiteRT
+        kernels on a path it can do without (the WordPiece kinds' exact path). The export names any op left
+        without a kernel."""
+        return self
+
+    def _fast_path_only(self) -> TokenizerBase:
+        """A copy whose `encode` runs the fast path alone (`_exact_path` False), for `litert_tokenizer`."""
+        fast = copy.copy(self)
+        fast._exact_path, fast._compiled = False, None
+        return fast
 
     def piece_spans(self, chars: tf.RaggedTensor, pieces: tf.RaggedTensor) -> tuple[tf.Tensor, tf.Tensor]:
         """Each piece's character span within its word.

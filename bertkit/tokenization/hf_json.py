@@ -70,6 +70,8 @@ class HFTokenizer(TokenizerBase):
             self._added_pattern = self.added.any_pattern() if not self.added_normalized.enabled else "(?s).*"
 
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
+        if not self._exact_path:  # litert_tokenizer(): no transcoding, no added-token regex, no redo
+            return self._fast(texts)
         # Invalid UTF-8 (only possible from bytes; the reference takes Python str) becomes U+FFFD first, one
         # per maximal invalid subsequence, as Python's `bytes.decode(errors="replace")` does.
         texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace", replacement_char=0xFFFD)
@@ -80,6 +82,12 @@ class HFTokenizer(TokenizerBase):
         if self._added_pattern is not None:
             redo |= tf.strings.regex_full_match(texts, self._added_pattern)
         return redo_rows(texts, fast, redo, lambda t: (lambda ids: (ids.flat_values, ids.row_splits))(self._exact(t)))
+
+    def litert_tokenizer(self) -> TokenizerBase:
+        """With a BERT fast path: that path alone (FastBertNormalize, FastWordpieceTokenize and a gather, all
+        with LiteRT kernels; the exact path's regex and ICU ops have none). Its ids differ from `encode`'s
+        on texts whose fast ids hold [UNK], that type an added token ("[MASK]") or are invalid UTF-8."""
+        return self._fast_path_only() if self._fast is not None else self
 
     def _exact(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """Component by component: strings `[B]` -> int32 ids `[B, (P)]`."""

@@ -124,9 +124,20 @@ class WordPiece(TokenizerBase):
 
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
         """Strings `[B]` -> int32 ids `[B, (pieces)]`, without [CLS]/[SEP]: the fast path, and the exact path
-        for the texts whose fast ids hold [UNK]."""
+        for the texts whose fast ids hold [UNK] (unless this is `litert_tokenizer()`)."""
         fast = self._fast_wordpiece.tokenize(self._fast_normalizer.normalize(texts))  # [B, (pieces)]
+        if not self._exact_path:
+            return fast
         return redo_rows(texts, fast, rows_with(fast, self.unk_id), self._exact)
+
+    def litert_tokenizer(self) -> WordPiece:
+        """This tokenizer with the fast path only: FastBertNormalize and FastWordpieceTokenize have LiteRT
+        kernels (tensorflow-text's registrar), the exact path's regex and ICU ops have none.
+
+        Its ids differ from `encode`'s only on texts whose fast ids hold [UNK] (the fast path then keeps
+        the [UNK] where the exact path may find pieces); docs/serving.md says how often on real text.
+        """
+        return self._fast_path_only()
 
     def _exact(self, texts: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """The official algorithm step by step: `[R]` strings -> ids `[M]` and row splits `[R + 1]`."""

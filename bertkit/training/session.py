@@ -190,7 +190,8 @@ def fit(r: Run, b: Built):
     test_file = _test_file(r.data) if r.test_examples else None  # recorded for `bertkit report`
     history.log("start", 0, data=r.description, model=str(r.model_path), policy=r.policy,
                 train_examples=len(r.train_examples), config=c.to_dict(), task=task.name,
-                main_metric=task.main_metric(), test_data=str(test_file) if test_file else None)
+                main_metric=task.main_metric(), test_data=str(test_file) if test_file else None,
+                train_data=_train_file(r.data))
     final_eval = {}  # the last evaluation's predictions, saved for the report
 
     def on_epoch_end(epoch):
@@ -226,6 +227,11 @@ def _test_file(data):
     if isinstance(data, ExampleSplits):
         return data.test_file
     return resolve_data(data, "test")
+
+
+def _train_file(data) -> str | None:
+    """The training file, recorded so `bertkit export --quantize int8` can calibrate on it."""
+    return str(resolve_data(data, "train")) if isinstance(data, (str, Path)) else None  # tune's splits: none
 
 
 def _epoch_dataset(b: Built, c: TrainConfig, epoch: int):

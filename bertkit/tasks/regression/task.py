@@ -118,7 +118,8 @@ class RegressionTask(SentenceTask):
     def decode(self, outputs, meta: dict) -> dict:
         """`[B, 1]` -> `score` `[B]` in the training targets' units (float64)."""
         mean, std = float(self.config.extra["target_mean"]), float(self.config.extra["target_std"])
-        return {"score": tf.cast(outputs[:, 0], tf.float64) * std + mean}
+        # float32 arithmetic, float64 out: LiteRT has no float64 ADD / MUL kernels (the .tflite export).
+        return {"score": tf.cast(outputs[:, 0] * std + mean, tf.float64)}
 
     def serving_signature(self) -> ServingSignature:
         return ServingSignature(inputs=self.input_names, outputs={"score": Output("float64 [B], the predicted score")},
