@@ -23,6 +23,7 @@ from bertkit.core.io import atomic_directory
 from bertkit.modeling.families import build_encoder
 from bertkit.weights.base import Loader, Pretrained, read_json, sentence_transformers_pooling
 from bertkit.weights.hf_families import FAMILIES, family_of, hf_config
+from bertkit.weights.mapping import check_names
 
 NAME = "hf_safetensors"
 CONFIG_FILE, WEIGHTS_FILE, VOCAB_FILE, TOKENIZER_CONFIG = (
@@ -58,16 +59,8 @@ def assign_hf_tensors(encoder, tensors: dict[str, np.ndarray], source: str) -> N
     table = FAMILIES[config.model_type].names(config)
     variables = encoder.named_variables()
     assert {ours for ours, _ in table.values()} == set(variables), "name table out of sync with the encoder"
-    kind = f"{config.num_layers}-layer {config.model_type}"
-    missing = [k for k in table if k not in tensors]
-    if missing:
-        raise BertkitError(f"{source}: missing tensor(s) {missing[:8]}{' ...' if len(missing) > 8 else ''} "
-                           f"({len(missing)} in all) for a {kind}; is the file complete and config.json right?")
-    unused = sorted(set(tensors) - set(table))
-    if unused:
-        raise BertkitError(f"{source}: unexpected tensor(s) {unused[:8]}{' ...' if len(unused) > 8 else ''} "
-                           f"({len(unused)} in all) that a {kind} encoder has no place for; does the checkpoint "
-                           "match config.json?")
+    check_names(table, tensors, source, f"{config.num_layers}-layer {config.model_type}",
+                "is the file complete, and does the checkpoint match config.json?")
     for hf_name, (ours, transpose) in table.items():
         value = tensors[hf_name].T if transpose else tensors[hf_name]
         variable = variables[ours]

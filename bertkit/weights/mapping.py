@@ -44,6 +44,18 @@ def _listed(names: list[str]) -> str:
     return f"{names[:8]}{' ...' if len(names) > 8 else ''} ({len(names)} in all)"
 
 
+def check_names(expected, tensors: dict, source: str, kind: str, hint: str) -> None:
+    """Raises naming every tensor of `expected` (a table's file names) that `tensors` lacks, or every tensor
+    of `tensors` that a `kind` encoder has no place for; `hint` says what to check."""
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise BertkitError(f"{source}: missing tensor(s) {_listed(missing)} for a {kind}; {hint}")
+    unused = sorted(set(tensors) - set(expected))
+    if unused:
+        raise BertkitError(f"{source}: unexpected tensor(s) {_listed(unused)} that a {kind} encoder has no place "
+                           f"for; {hint}")
+
+
 def assign_tables(encoder: BertEncoder, tensors: dict[str, np.ndarray], table: Table, source: str,
                   hint: str) -> None:
     """Copies `tensors` (file names) into `encoder` through `table`, failing loudly on any mismatch.
@@ -60,14 +72,7 @@ def assign_tables(encoder: BertEncoder, tensors: dict[str, np.ndarray], table: T
     """
     variables = encoder.named_variables()
     assert {ours for ours, _ in table.values()} == set(variables), "name table out of sync with BertEncoder"
-    missing = sorted(set(table) - set(tensors))
-    if missing:
-        raise BertkitError(f"{source}: missing tensor(s) {_listed(missing)} for a "
-                           f"{encoder.config.num_layers}-layer BERT; {hint}")
-    unused = sorted(set(tensors) - set(table))
-    if unused:
-        raise BertkitError(f"{source}: unexpected tensor(s) {_listed(unused)} that a BERT encoder has no "
-                           f"place for; {hint}")
+    check_names(table, tensors, source, f"{encoder.config.num_layers}-layer BERT", hint)
     sizes = dims(encoder.config)
     for name, (ours, template) in table.items():
         value = np.asarray(tensors[name])
