@@ -20,7 +20,7 @@ library, on 8 / 16 / 64 examples per class of SST-2 and IMDB, over seeds.
 bertkit's few-shot defaults against setfit 1.2's (what differs is marked *):
 | setting | bertkit few-shot | setfit |
 |---|---|---|
-| pairs | `pair_iterations` 20: per round each example with one of its label and one of another | `num_iterations` 20: the same count, 2 x 20 x N pairs |
+| pairs | `pair_iterations` 20: per round each example with a random one of its label and one of another | *`num_iterations` 20: the same count (20 x N positive, 20 x N negative), cycling through a shuffled list of every same-label (other-label) pair |
 | batch | *32 (`batch_size`, shared with fine-tuning) | 16 |
 | epochs over the pairs | *3 (`epochs`, shared with fine-tuning) | 1 |
 | body learning rate, warm-up, weight decay | 2e-5, 0.1 linear, 0.01 | 2e-5, 0.1 linear, 0.01 (`l2_weight`) |
@@ -41,11 +41,17 @@ testing), mean and standard deviation per (dataset, N, system), and the machine.
         [--per-class 8,16,64] [--seeds 1,2,3,4,5] [--test-samples N] \\
         [--systems bertkit-few-shot,bertkit-fine-tune,setfit] [--tag TAG]
 
-Time on 2 cores (AMD EPYC Zen 3, float32), from the smoke run (see the report of the commit that added
-this script): training is cheap (2 x 20 x N pairs: 320-2,560 pairs per side), the test sets are not:
-scoring SST-2's 1,821 sentences takes about a minute per run and IMDB's 4,967 reviews ~10 min per run
-per system. The default grid (2 datasets x 3 N x 5 seeds x 3 systems = 90 runs) is roughly 10-12
-hours with the full IMDB test set, about 4 hours with `--test-samples 1000`.
+Time on 2 cores (AMD EPYC Zen 3, no bf16, so float32). A run's pairs are 2 x 20 x (2 N) = 80 N, so
+8 / 16 / 64 per class give 640 / 1,280 / 5,120 pairs (two rows each) per epoch; bertkit's default
+few-shot reads them 3 times, setfit and `bertkit-few-shot-as-setfit` once. At ~8 IMDB rows of 128
+tokens a second for training (docs/speed.md), one seed of bertkit-few-shot on IMDB is ~1.5 hours,
+setfit's ~30 min, and scoring 4,967 IMDB reviews a few minutes per run; SST-2 rows are several times
+cheaper. The default grid is therefore about 14 hours on idle cores: ~10 of them IMDB, ~7 of them the
+3-epoch bertkit-few-shot. `--test-samples 1000` and dropping `bertkit-few-shot` (keeping
+`bertkit-few-shot-as-setfit`) bring it near 5 hours. The smoke run (4 examples per class, 50 test
+sentences, SST-2, the 2 cores shared by ~8 busy processes) took: bertkit-few-shot 382 s (30 steps),
+as-setfit 228 s (20 steps), bertkit-fine-tune 49 s, setfit 426 s (20 steps): contention, not the
+systems, set those times.
 """
 
 from __future__ import annotations

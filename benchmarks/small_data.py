@@ -27,6 +27,9 @@ batch 32, max_seq_length 128, 500 / 1,000 / 2,000 training examples, seeds 1-5, 
 Variants for the gap investigation (`--variants a,b` by preset name, or JSON `{"name": {train kwargs}}`):
 bertkit ones are `bertkit.train` keywords plus `order: "file"`; `--peer-variants` are `hf_finetune.py`
 options (`head`, `pooling`, `warmup_ratio`, `weight_decay`). Presets: see VARIANTS and PEER_VARIANTS.
+bertkit has no option for a softmax binary head, its head's initialisation (truncated normal 0.02, as
+HF's normal 0.02) or bf16 for only the first steps: the first is asked from the peer's side
+(`sigmoid`), precision as a whole by `fp32` / `bf16` (bf16 is emulated and slow on CPUs without it).
 
 Every finished run is appended to `benchmarks/results/small_data[-TAG].partial.jsonl`; a rerun skips
 those (same protocol and options). The result, `small_data[-TAG].json`, has per run accuracy and wall
@@ -257,7 +260,8 @@ def main():
     p.add_argument("--datasets", default="imdb,sst2")
     p.add_argument("--train-sizes", default="500,1000,2000")
     p.add_argument("--seeds", default="1,2,3,4,5")
-    p.add_argument("--imdb-test", type=int, default=500, help="IMDB test reviews (seeded sample, the same for all runs)")
+    p.add_argument("--imdb-test", type=int, default=500,
+                   help="IMDB test reviews (a seeded sample, the same for every run)")
     p.add_argument("--variants", default="", help="bertkit variants: preset names (a,b) or JSON")
     p.add_argument("--peer-variants", default="", help="HF variants: preset names or JSON")
     p.add_argument("--peer-warmup-ratio", type=float, default=None, help="default: bertkit's warmup_fraction")
@@ -273,8 +277,9 @@ def main():
 
     model_dir = args.model or default_model_path()
     defaults = TrainConfig()
-    args.peer_base = {"warmup_ratio": defaults.warmup_fraction if args.peer_warmup_ratio is None else args.peer_warmup_ratio,
-                      "weight_decay": defaults.weight_decay if args.peer_weight_decay is None else args.peer_weight_decay}
+    warmup, decay = args.peer_warmup_ratio, args.peer_weight_decay  # None: bertkit's own, so only the systems differ
+    args.peer_base = {"warmup_ratio": defaults.warmup_fraction if warmup is None else warmup,
+                      "weight_decay": defaults.weight_decay if decay is None else decay}
     variants = parse_variants(args.variants, VARIANTS)
     peer_variants = parse_variants(args.peer_variants, PEER_VARIANTS)
     name = "small_data" + (f"-{args.tag}" if args.tag else "")

@@ -150,7 +150,8 @@ def main():
     print(json.dumps({"peer": "hf_finetune", "accuracy": float(np.mean(predicted == data["test_labels"])),
                       "test_seconds": test_seconds, **stats, "threads": torch.get_num_threads(),
                       "settings": vars(args),
-                      "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__}}))
+                      "versions": {"torch": torch.__version__,
+                                   "transformers": __import__("transformers").__version__}}))
 
 
 if __name__ == "__main__":

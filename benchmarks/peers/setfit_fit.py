@@ -52,7 +52,8 @@ def main():
     predicted = np.asarray(model.predict(test["text"], batch_size=64, show_progress_bar=False))
     test_seconds = time.perf_counter() - start
     print(json.dumps({"peer": "setfit", "accuracy": float(np.mean(predicted == np.asarray(test["label"]))),
-                      "load_seconds": load_seconds, "train_seconds": train_seconds, "test_seconds": test_seconds, "train_examples": len(train["text"]),
+                      "load_seconds": load_seconds, "train_seconds": train_seconds, "test_seconds": test_seconds,
+                      "train_examples": len(train["text"]),
                       "test_examples": len(test["text"]), "threads": torch.get_num_threads(),
                       "settings": {**vars(args), "batch_size": training.batch_size, "num_epochs": training.num_epochs,
                                    "body_learning_rate": training.body_learning_rate,
