@@ -48,10 +48,12 @@ tokens a second for training (docs/speed.md), one seed of bertkit-few-shot on IM
 setfit's ~30 min, and scoring 4,967 IMDB reviews a few minutes per run; SST-2 rows are several times
 cheaper. The default grid is therefore about 14 hours on idle cores: ~10 of them IMDB, ~7 of them the
 3-epoch bertkit-few-shot. `--test-samples 1000` and dropping `bertkit-few-shot` (keeping
-`bertkit-few-shot-as-setfit`) bring it near 5 hours. The smoke run (4 examples per class, 50 test
-sentences, SST-2, the 2 cores shared by ~8 busy processes) took: bertkit-few-shot 382 s (30 steps),
-as-setfit 228 s (20 steps), bertkit-fine-tune 49 s, setfit 426 s (20 steps): contention, not the
-systems, set those times.
+`bertkit-few-shot-as-setfit`) bring it near 5 hours. The smoke runs (seed 1, 50 test rows, the 2 cores
+shared by ~8 busy processes, so contention more than the systems set these times), wall seconds:
+| | bertkit-few-shot | bertkit-few-shot-as-setfit | bertkit-fine-tune | setfit |
+|---|---|---|---|---|
+| SST-2, 4 per class | 382 (30 steps) | 228 (20 steps) | 49 | 426 (20 steps, then saving a checkpoint) |
+| IMDB, 2 per class | 432 (15 steps) | 160 (10 steps) | 52 | 315 (10 steps) |
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 import time
 
 import numpy as np
@@ -43,10 +45,15 @@ def main():
     model = SetFitModel.from_pretrained(args.model)
     load_seconds = time.perf_counter() - start
     start = time.perf_counter()
+    # setfit saves a 260 MB checkpoint into ./checkpoints by default: not wanted, and it costs time.
+    scratch = tempfile.mkdtemp(prefix="setfit-")
     training = TrainingArguments(num_iterations=args.num_iterations, seed=args.seed, max_length=args.max_length,
-                                 report_to="none", show_progress_bar=False)
+                                 output_dir=scratch, save_strategy="no", report_to="none", show_progress_bar=False)
     trainer = Trainer(model=model, args=training, train_dataset=Dataset.from_dict(train))
-    trainer.train()
+    try:
+        trainer.train()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
     predicted = np.asarray(model.predict(test["text"], batch_size=64, show_progress_bar=False))
