@@ -37,9 +37,11 @@ Every finished run is appended to `benchmarks/results/few_shot[-TAG].partial.jso
 The result `few_shot[-TAG].json` has per run accuracy and wall seconds (model load, training and
 testing), mean and standard deviation per (dataset, N, system), and the machine.
 
-    BERTKIT_DATA=/work/shared/data python benchmarks/few_shot.py [--datasets sst2,imdb] \\
-        [--per-class 8,16,64] [--seeds 1,2,3,4,5] [--test-samples N] \\
-        [--systems bertkit-few-shot,bertkit-fine-tune,setfit] [--tag TAG]
+    BERTKIT_DATA=/work/shared/data python benchmarks/few_shot.py --datasets sst2,imdb \\
+        --per-class 8,16,64 --seeds 1,2,3,4,5 --systems bertkit-few-shot,bertkit-fine-tune,setfit
+    # the same with setfit's batch and epochs, and IMDB scored on 1,000 reviews (about 5 hours):
+    BERTKIT_DATA=/work/shared/data python benchmarks/few_shot.py --tag as-setfit --test-samples 1000 \\
+        --systems bertkit-few-shot-as-setfit,bertkit-fine-tune,setfit
 
 Time on 2 cores (AMD EPYC Zen 3, no bf16, so float32). A run's pairs are 2 x 20 x (2 N) = 80 N, so
 8 / 16 / 64 per class give 640 / 1,280 / 5,120 pairs (two rows each) per epoch; bertkit's default

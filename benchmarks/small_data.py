@@ -36,9 +36,12 @@ those (same protocol and options). The result, `small_data[-TAG].json`, has per 
 seconds (model load, tokenizing, training and testing), the mean and standard deviation per (dataset,
 size, system), bertkit minus HF accuracy and the HF/bertkit wall-time ratio, and the machine.
 
-    BERTKIT_DATA=/work/shared/data python benchmarks/small_data.py \\
-        [--datasets imdb,sst2] [--train-sizes 500,1000,2000] [--seeds 1,2,3,4,5] \\
-        [--variants file-order,cls,no-head-dropout] [--peer-variants sigmoid,mean] [--tag TAG]
+The issue's grid (the defaults), then the gap experiments under their own tag:
+
+    BERTKIT_DATA=/work/shared/data python benchmarks/small_data.py --datasets imdb,sst2 \\
+        --train-sizes 500,1000,2000 --seeds 1,2,3,4,5 --imdb-test 500
+    BERTKIT_DATA=/work/shared/data python benchmarks/small_data.py --tag gap \\
+        --variants file-order,cls,fp32,no-warmup,no-head-dropout --peer-variants sigmoid,mean,trainer-defaults
 
 Time on 2 cores (AMD EPYC Zen 3, no bf16, so float32): each bertkit run costs ~30-50 s of model
 building and tracing and each peer run ~30 s of imports and loading (the smoke run: 16 examples, one
