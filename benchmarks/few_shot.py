@@ -1,0 +1,198 @@
+"""Few-shot classification (issue 21): bertkit `method="few-shot"` vs bertkit fine-tuning vs the `setfit`
+library, on 8 / 16 / 64 examples per class of SST-2 and IMDB, over seeds.
+
+* Examples: per (dataset, N, seed) the script draws N examples of each label from the train file
+  (`numpy.random.default_rng(seed)`, labels in sorted order) and shuffles them with the same generator;
+  every system reads that one `train.jsonl` (bertkit as `data=<folder>`), so all see the same examples.
+  (bertkit's own `samples_per_class` would draw the same examples for both bertkit methods, but setfit
+  could not share it; it keeps its picks in file order.)
+* Test: SST-2's labelled test split (1,821 sentences); IMDB's imdb/test.jsonl without the reviews whose
+  text is also in imdb_full/train.jsonl (4,967), or a seeded sample of them (`--test-samples`, seed 0,
+  the same for every run). The same test file for every run of a dataset.
+* Systems (`--systems`):
+  - `bertkit-few-shot`: `bertkit.train(method="few-shot")` with bertkit's defaults;
+  - `bertkit-few-shot-as-setfit`: the same with setfit's batch 16 and 1 epoch;
+  - `bertkit-fine-tune`: ordinary fine-tuning of the encoder and head with bertkit's defaults (3 epochs,
+    lr 2e-5, batch 32: only a few optimizer steps on 16-128 examples; `--fine-tune-options` changes them);
+  - `setfit`: `peers/setfit_fit.py` in `.venv-peers`, the same encoder folder, `num_iterations=20`.
+  All read at most `--max-seq-length` (128) tokens.
+
+bertkit's few-shot defaults against setfit 1.2's (what differs is marked *):
+| setting | bertkit few-shot | setfit |
+|---|---|---|
+| pairs | `pair_iterations` 20: per round each example with a random one of its label and one of another | *`num_iterations` 20: the same count (20 x N positive, 20 x N negative), cycling through a shuffled list of every same-label (other-label) pair |
+| batch | *32 (`batch_size`, shared with fine-tuning) | 16 |
+| epochs over the pairs | *3 (`epochs`, shared with fine-tuning) | 1 |
+| body learning rate, warm-up, weight decay | 2e-5, 0.1 linear, 0.01 | 2e-5, 0.1 linear, 0.01 (`l2_weight`) |
+| optimizer | AdamW *eps 1e-6, clipping 1.0 | torch AdamW eps 1e-8, clipping 1.0 |
+| loss | cosine similarity vs target, squared error | CosineSimilarityLoss (the same) |
+| embedding | mean pooling, L2-normalised | the model's modules: mean pooling + Normalize |
+| head | L2 logistic regression, C = 1, solved by Newton's method | scikit-learn `LogisticRegression()` (C = 1, lbfgs, 100 iterations) |
+| truncation | *head+tail, 128 tokens | head, the model's 256 tokens (this script passes 128) |
+| precision | *`auto`: bf16 on CPUs that have it | float32 |
+So bertkit's default few-shot run takes 3 x the optimizer steps of setfit's (3 epochs, batches twice as
+large: 1.5 x the pairs seen per step); `bertkit-few-shot-as-setfit` removes that difference.
+
+Every finished run is appended to `benchmarks/results/few_shot[-TAG].partial.jsonl` and skipped on rerun.
+The result `few_shot[-TAG].json` has per run accuracy and wall seconds (model load, training and
+testing), mean and standard deviation per (dataset, N, system), and the machine.
+
+    BERTKIT_DATA=/work/shared/data python benchmarks/few_shot.py --datasets sst2,imdb \\
+        --per-class 8,16,64 --seeds 1,2,3,4,5 --systems bertkit-few-shot,bertkit-fine-tune,setfit
+    # the same with setfit's batch and epochs, and IMDB scored on 1,000 reviews (about 5 hours):
+    BERTKIT_DATA=/work/shared/data python benchmarks/few_shot.py --tag as-setfit --test-samples 1000 \\
+        --systems bertkit-few-shot-as-setfit,bertkit-fine-tune,setfit
+
+Time on 2 cores (AMD EPYC Zen 3, no bf16, so float32). A run's pairs are 2 x 20 x (2 N) = 80 N, so
+8 / 16 / 64 per class give 640 / 1,280 / 5,120 pairs (two rows each) per epoch; bertkit's default
+few-shot reads them 3 times, setfit and `bertkit-few-shot-as-setfit` once. At ~8 IMDB rows of 128
+tokens a second for training (docs/speed.md), one seed of bertkit-few-shot on IMDB is ~1.5 hours,
+setfit's ~30 min, and scoring 4,967 IMDB reviews a few minutes per run; SST-2 rows are several times
+cheaper. The default grid is therefore about 14 hours on idle cores: ~10 of them IMDB, ~7 of them the
+3-epoch bertkit-few-shot. `--test-samples 1000` and dropping `bertkit-few-shot` (keeping
+`bertkit-few-shot-as-setfit`) bring it near 5 hours. The smoke runs (seed 1, 50 test rows, the 2 cores
+shared by ~8 busy processes, so contention more than the systems set these times), wall seconds:
+| | bertkit-few-shot | bertkit-few-shot-as-setfit | bertkit-fine-tune | setfit |
+|---|---|---|---|---|
+| SST-2, 4 per class | 382 (30 steps) | 228 (20 steps) | 49 | 426 (20 steps, then saving a checkpoint) |
+| IMDB, 2 per class | 432 (15 steps) | 160 (10 steps) | 52 | 315 (10 steps) |
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import runs  # noqa: E402
+from common import versions, write_result  # noqa: E402
+
+SYSTEMS = {  # name -> bertkit.train keywords (None: the setfit peer)
+    "bertkit-few-shot": {"method": "few-shot"},
+    "bertkit-few-shot-as-setfit": {"method": "few-shot", "batch_size": 16, "epochs": 1},
+    "bertkit-fine-tune": {},
+    "setfit": None,
+}
+NUM_ITERATIONS = 20
+
+
+def draw_per_class(pool: list[dict], n: int, seed: int) -> list[dict]:
+    """`n` rows of every label (seeded), shuffled with the same generator."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray([int(r["label"]) for r in pool])
+    picked = np.concatenate([rng.choice(np.flatnonzero(labels == k), n, replace=False) for k in np.unique(labels)])
+    return [pool[i] for i in rng.permutation(picked)]
+
+
+def run_bertkit(folder: Path, seed: int, options: dict) -> dict:
+    import keras
+
+    import bertkit
+    from bertkit.core.precision import resolve_policy
+
+    keras.backend.clear_session()  # runs share the process: drop the previous run's graphs
+    start = time.perf_counter()
+    result = bertkit.train(data=str(folder), output=None, seed=seed, verbose=False, **options)
+    wall = time.perf_counter() - start
+    m = result.metrics
+    return {"accuracy": m["accuracy"], "wall_seconds": wall, "train_seconds": result.stats["train_seconds"],
+            "test_seconds": m.get("eval_seconds"), "policy": resolve_policy(options.get("mixed_precision", "auto"))}
+
+
+def run_setfit(python: Path, model_dir: str, folder: Path, seed: int, max_length: int) -> dict:
+    out = runs.run_peer(python, "setfit_fit.py", "--model", model_dir, "--train", folder / "train.jsonl",
+                        "--test", folder / "test.jsonl", "--seed", seed, "--num-iterations", NUM_ITERATIONS,
+                        "--max-length", max_length)
+    return {"accuracy": out["accuracy"], "wall_seconds": out["wall_seconds"], "train_seconds": out["train_seconds"],
+            "test_seconds": out["test_seconds"], "load_seconds": out["load_seconds"], "peer_settings": out["settings"],
+            "peer_versions": out["versions"], "threads": out["threads"]}
+
+
+def system_options(name: str, args) -> dict:
+    """A system's settings: bertkit.train keywords (protocol and user options merged), or setfit's flags."""
+    base = SYSTEMS[name]
+    if base is None:
+        return {"num_iterations": NUM_ITERATIONS, "max_length": args.max_seq_length}
+    if base.get("method") == "few-shot":
+        return {"max_seq_length": args.max_seq_length, "pair_iterations": NUM_ITERATIONS, **base,
+                **args.few_shot_options}
+    return {"max_seq_length": args.max_seq_length, **base, **args.fine_tune_options}
+
+
+def run_grid(args, log: runs.RunLog, python: Path | None, model_dir: str) -> None:
+    for dataset in args.datasets.split(","):
+        pool = runs.train_pool(dataset)
+        test, test_what = runs.test_set(dataset, args.test_samples if dataset == "imdb" else args.sst2_test_samples)
+        for n in map(int, args.per_class.split(",")):
+            for seed in map(int, args.seeds.split(",")):
+                with tempfile.TemporaryDirectory(prefix="bertkit-few-") as tmp:
+                    folder = Path(tmp)
+                    runs.write_rows(folder / "train.jsonl", draw_per_class(pool, n, seed))
+                    runs.write_rows(folder / "test.jsonl", test)
+                    info = {"dataset": dataset, "per_class": n, "seed": seed, "test": test_what, "test_n": len(test)}
+                    for name in args.systems.split(","):
+                        options = system_options(name, args)
+                        key = f"{dataset}/{n}/{seed}/{name}"
+                        if log.done(key, options) or (name == "setfit" and python is None):
+                            continue
+                        if name == "setfit":
+                            row = run_setfit(python, model_dir, folder, seed, args.max_seq_length)
+                        else:
+                            row = run_bertkit(folder, seed, options)
+                        log.add(key, {**info, "system": name, "options": options, **row})
+                        print(f"{key}: accuracy {row['accuracy']:.4f}, {row['wall_seconds']:.0f} s", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", default="sst2,imdb")
+    p.add_argument("--per-class", default="8,16,64")
+    p.add_argument("--seeds", default="1,2,3,4,5")
+    p.add_argument("--test-samples", type=int, default=None, help="IMDB only: score a seeded sample of this many "
+                   "test reviews (the same for every run); default all")
+    p.add_argument("--sst2-test-samples", type=int, default=None, help="SST-2: the same (for smoke runs); default all")
+    p.add_argument("--systems", default="bertkit-few-shot,bertkit-fine-tune,setfit",
+                   help=f"comma-separated, of {', '.join(SYSTEMS)}")
+    p.add_argument("--max-seq-length", type=int, default=128)
+    p.add_argument("--few-shot-options", type=json.loads, default={}, help="JSON bertkit.train keywords for the "
+                   "few-shot systems")
+    p.add_argument("--fine-tune-options", type=json.loads, default={}, help="JSON bertkit.train keywords for "
+                   "bertkit-fine-tune, e.g. '{\"epochs\": 10}'")
+    p.add_argument("--peers-venv", default=str(runs.REPO / ".venv-peers"))
+    p.add_argument("--model", default=None, help="default: the packaged all-MiniLM-L6-v2")
+    p.add_argument("--tag", default="")
+    args = p.parse_args()
+    unknown = [s for s in args.systems.split(",") if s not in SYSTEMS]
+    if unknown:
+        raise SystemExit(f"unknown system(s) {unknown}; known: {', '.join(SYSTEMS)}")
+
+    from bertkit.weights import default_model_path
+
+    model_dir = str(args.model or default_model_path())
+    name = "few_shot" + (f"-{args.tag}" if args.tag else "")
+    setup = {"model": model_dir, "test_samples": args.test_samples, "sst2_test_samples": args.sst2_test_samples,
+             "max_seq_length": args.max_seq_length}
+    log = runs.RunLog(runs.RESULTS / f"{name}.partial.jsonl", setup)
+    python = runs.ensure_venv(Path(args.peers_venv), runs.PEER_REQUIREMENTS) if "setfit" in args.systems else None
+    run_grid(args, log, python, model_dir)
+    rows = [{k: v for k, v in r.items() if k != "setup"} for r in log.runs.values()]
+    result = {"protocol": {**setup, "per_class": args.per_class, "seeds": args.seeds, "datasets": args.datasets,
+                           "systems": {s: system_options(s, args) for s in args.systems.split(",")},
+                           "setfit_num_iterations": NUM_ITERATIONS},
+              "runs": rows, "summary": runs.summarize(rows, ("dataset", "per_class", "system")),
+              "versions": versions()}
+    write_result(name, result)
+    for s in result["summary"]:
+        print(f"{s['dataset']:5s} {s['per_class']:3d}/class {s['system']:28s} accuracy {s['accuracy_mean']:.4f} "
+              f"+- {s['accuracy_std']:.4f} (n={s['n']}), {s['wall_seconds_mean']:.0f} s per run")
+
+
+if __name__ == "__main__":
+    main()
