@@ -4,8 +4,9 @@ all-mpnet-base-v2 (MPNet, 12 layers, hidden 768, 110M parameters, real weights: 
 default all-MiniLM-L6-v2 (6 layers, hidden 384, 22M) go through the tutorial protocol on one dataset, one
 after the other in this process: 5,000 training examples sampled with seed 42, max_seq_length 128, batch
 32, lr 2e-5, 3 epochs, mean pooling for both (both are sentence-transformers mean-pooling models), then the
-metrics on the whole test split. The default dataset is SST-2 (1,821 labelled test sentences): its short
-sentences keep a base-size model within an hour on two CPU cores, where IMDB's reviews would take hours.
+metrics on the whole test split. The default dataset is SST-2 (1,821 labelled test sentences), whose short
+sentences keep a base-size model to ~50 min per epoch on two shared CPU cores (IMDB's reviews: several
+hours); `--epochs 1` is the run in docs/results.md.
 
     python benchmarks/family_finetune.py --mpnet ~/.cache/bertkit/all-mpnet-base-v2 [--data sst2]
 
