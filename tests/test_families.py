@@ -103,6 +103,25 @@ def test_a_family_without_a_google_layout_is_refused_by_tfhub_and_tf1(tmp_path):
             export_encoder(tmp_path, fmt, tmp_path / "out")
 
 
+def test_a_tokenizer_that_types_pairs_past_the_encoders_types_is_refused(tmp_path):
+    """BERT's vocab.txt (pairs typed 1) beside a RoBERTa encoder (one token type) would index past the type
+    table at the first pair; training stops first, naming both."""
+    import bertkit
+    from tests.conftest import tiny_rows, write_jsonl
+
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (model / name).write_bytes((GOLDEN / "roberta" / name).read_bytes())
+    (model / "vocab.txt").write_bytes(VOCAB.read_bytes())
+    (tmp_path / "data").mkdir()
+    write_jsonl(tmp_path / "data" / "train.jsonl", tiny_rows(8, 0))
+    with pytest.raises(BertkitError, match=r"model: the tokenizer types the second text of a pair 1, and the encoder "
+                                           r"has 1 token type"):
+        bertkit.train(data=str(tmp_path / "data"), model=str(model), output=str(tmp_path / "run"), epochs=1,
+                      max_seq_length=32)
+
+
 def test_relative_buckets_equal_transformers_over_every_distance():
     golden = json.loads((GOLDEN / "relative_buckets.json").read_text())
     relative = np.array(golden["relative"])  # -1024..1024, key minus query

@@ -17,6 +17,8 @@ from typing import ClassVar
 
 import tensorflow as tf
 
+from bertkit.core.errors import BertkitError
+
 CONFIG_FILE = "tokenizer_config.json"  # bertkit's own (a "bertkit_tokenizer" key) or Hugging Face's
 FORMAT_VERSION = 1
 
@@ -55,6 +57,14 @@ class Template:
     def to_dict(self) -> dict:
         return {"start": list(self.start), "middle": list(self.middle), "end": list(self.end),
                 "type_b": self.type_b, "pad": self.pad}
+
+    def check_types(self, type_vocab_size: int, source) -> None:
+        """Refuses packing that types segment b with an id the encoder has no embedding for (0: no types)."""
+        if type_vocab_size and self.type_b >= type_vocab_size:
+            raise BertkitError(f"{source}: the tokenizer types the second text of a pair {self.type_b}, and the "
+                               f"encoder has {type_vocab_size} token type(s) (config.json type_vocab_size); the "
+                               "tokenizer files do not belong to this model (RoBERTa-style models pack pairs as "
+                               "<s> a </s></s> b </s>, all typed 0).")
 
     @classmethod
     def from_dict(cls, data: dict) -> Template:

@@ -142,6 +142,7 @@ def build(r: Run) -> Built:
             raise BertkitError(f"--max-seq-length {r.preprocess.max_seq_length} exceeds the model's "
                                f"{pretrained.encoder_config.max_seq_length} positions.")
         tokenizer = pretrained.tokenizer
+        tokenizer.template.check_types(pretrained.encoder_config.type_vocab_size, r.model_path)
         r.preprocess = dataclasses.replace(r.preprocess, do_lower_case=tokenizer.do_lower_case)
         task_config = r.task_cls.configure(r.train_examples, pooling=r.head.get("pooling") or pretrained.default_pooling,
                                            head_dropout=r.head.get("head_dropout", TaskConfig().head_dropout), source=r.description,
