@@ -20,7 +20,7 @@ import tempfile
 
 NOTICES = re.compile("|".join([
     r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$",
-    r"^[IWE]\d{4} [\d:. ]+\d+ cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine",
+    r"^[IWE]\d{4} [\d:. ]+\d+ cudart_stub\.cc:\d+\] Could not find (cuda drivers on your machine|'cudart)",
     r"^[IWE]\d{4} [\d:. ]+\d+ cuda_(platform|executor|diagnostics)\.cc:\d+\]",  # no GPU / no driver
     r"^[IWE]\d{4} [\d:. ]+\d+ cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized",
     r"^To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$",
@@ -52,14 +52,18 @@ def quiet_retracing_warnings() -> None:
         logger.addFilter(RetracingFilter())
 
 
+_STATE = {"verbose": False}
+
+
 def verbose_requested(flag: bool = False) -> bool:
-    return flag or os.environ.get("BERTKIT_VERBOSE", "") not in ("", "0")
+    return flag or _STATE["verbose"] or os.environ.get("BERTKIT_VERBOSE", "") not in ("", "0")
 
 
 def import_tensorflow(verbose: bool = False) -> None:
     """Imports TensorFlow and tensorflow-text and probes the devices, dropping only the known notices."""
     if verbose_requested(verbose):
-        os.environ["BERTKIT_VERBOSE"] = "1"  # --verbose: later blocks (the LiteRT interpreter) show theirs too
+        _STATE["verbose"] = True  # --verbose: later blocks (the LiteRT interpreter) show theirs too; not put
+        # in os.environ, which child processes (and later commands run in this process's tests) would inherit
         import tensorflow as tf
         import tensorflow_text  # noqa: F401
 

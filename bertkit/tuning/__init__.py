@@ -9,7 +9,15 @@ Modules: `space` (what is searched, the search's settings), `study` (the Optuna 
 `report` (the study table and the search report), `search` (`tune` itself).
 """
 
-from bertkit.tuning.search import TuneResult, summary, tune
 from bertkit.tuning.space import SearchSpace, TuneConfig
+
+
+def __getattr__(name):
+    # `search` imports TensorFlow; the CLI reads `space` to build its flags before TensorFlow's quiet import.
+    if name in ("TuneResult", "summary", "tune"):
+        from bertkit.tuning import search
+
+        return getattr(search, name)
+    raise AttributeError(name)
 
 __all__ = ["SearchSpace", "TuneConfig", "TuneResult", "summary", "tune"]
