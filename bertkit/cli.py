@@ -50,14 +50,7 @@ def _add_train(sub):
     p = sub.add_parser("train", help="fine-tune a pretrained encoder", description=(
         "Fine-tune a pretrained encoder. Defaults follow the TF Hub tutorial: max_seq_length 128, "
         "batch 32, lr 2e-5, 3 epochs."))
-    p.add_argument("--data", default="imdb", help="dataset name under $BERTKIT_DATA (imdb, sst2, ...), "
-                   "a folder, or a training file (.jsonl/.csv/.tsv); test.* or dev.* beside it is used for eval")
-    p.add_argument("--output", required=True, help="run folder (the model bundle goes to OUTPUT/model)")
-    _add_model(p)
-    p.add_argument("--task", default="classify", help="task type: classify (default; pairs by text_b), "
-                   "multilabel, regression, ner (CoNLL files), qa (SQuAD JSON)")
-    p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
-                   help=f"task setting saved with the model (repeatable): {_task_options_help()}")
+    _add_run_inputs(p, "run folder (the model bundle goes to OUTPUT/model)", "")
     for config in TRAIN_CONFIGS:
         add_options(p, config)
     p.add_argument("--resume", action="store_true", help="continue the run in --output from its last checkpoint")
@@ -74,13 +67,8 @@ def _add_tune(sub):
         "--seed, median pruning after each epoch). Trials train on part of the training data and are scored on "
         "the rest (--search-fraction); the best settings are then retrained on all of it into OUTPUT/best and "
         "evaluated once on the dev/test split. Needs the tune extra: pip install 'bertkit[tune]'."))
-    p.add_argument("--data", default="imdb", help="as for `bertkit train`; it needs a dev or test split for the "
-                   "final evaluation")
-    p.add_argument("--output", required=True, help="search folder: tune.db, trial-NNN/, best/, study.csv, report/")
-    _add_model(p)
-    p.add_argument("--task", default="classify", help="task type, as for `bertkit train`")
-    p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
-                   help="task setting, as for `bertkit train` (repeatable)")
+    _add_run_inputs(p, "search folder: tune.db, trial-NNN/, best/, study.csv, report/",
+                    "; the search needs a dev or test split for its final evaluation")
     add_options(p, TuneConfig)
     add_options(p, SearchSpace)
     for config in TRAIN_CONFIGS:
@@ -89,6 +77,18 @@ def _add_tune(sub):
                    "running when it was killed is run again)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (one line per trial is still printed)")
     p.add_argument("--no-report", action="store_true", help="no run report per trial and no search report")
+
+
+def _add_run_inputs(p, output_help: str, data_note: str) -> None:
+    """The flags `train` and `tune` share: what to train on, where, from which encoder, for which task."""
+    p.add_argument("--data", default="imdb", help="dataset name under $BERTKIT_DATA (imdb, sst2, ...), a folder, or "
+                   f"a training file (.jsonl/.csv/.tsv); test.* or dev.* beside it is used for eval{data_note}")
+    p.add_argument("--output", required=True, help=output_help)
+    _add_model(p)
+    p.add_argument("--task", default="classify", help="task type: classify (default; pairs by text_b), "
+                   "multilabel, regression, ner (CoNLL files), qa (SQuAD JSON)")
+    p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"task setting saved with the model (repeatable): {_task_options_help()}")
 
 
 def _add_model(p, what: str = "pretrained encoder") -> None:
