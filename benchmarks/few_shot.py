@@ -189,9 +189,7 @@ def main():
               "runs": rows, "summary": runs.summarize(rows, ("dataset", "per_class", "system")),
               "versions": versions()}
     write_result(name, result)
-    for s in result["summary"]:
-        print(f"{s['dataset']:5s} {s['per_class']:3d}/class {s['system']:28s} accuracy {s['accuracy_mean']:.4f} "
-              f"+- {s['accuracy_std']:.4f} (n={s['n']}), {s['wall_seconds_mean']:.0f} s per run")
+    runs.print_summary(result["summary"], lambda s: f"{s['per_class']:3d}/class")
 
 
 if __name__ == "__main__":

@@ -147,3 +147,11 @@ def summarize(runs: list[dict], group_by: tuple[str, ...], values: tuple[str, ..
 
 def accuracy(gold, predicted) -> float:
     return float(np.mean(np.asarray(gold) == np.asarray(predicted)))
+
+
+def print_summary(summary: list[dict], label) -> None:
+    """One line per (dataset, setting, system) group: mean +- std accuracy and the wall time per run."""
+    for s in summary:
+        print(f"{s['dataset']:5s} {label(s)} {s['system']:28s} accuracy {s['accuracy_mean']:.4f} "
+              f"+- {s['accuracy_std']:.4f} (n={s['n']}), {s['wall_seconds_mean']:.0f} s per run")
+

@@ -294,9 +294,7 @@ def main():
                            "variants": variants, "peer_variants": peer_variants, "peer_base": args.peer_base},
               **report(log), "versions": versions()}
     write_result(name, result)
-    for s in result["summary"]:
-        print(f"{s['dataset']:5s} {s['size']:5d} {s['system']:24s} accuracy {s['accuracy_mean']:.4f} "
-              f"+- {s['accuracy_std']:.4f} (n={s['n']}), {s['wall_seconds_mean']:.0f} s per run")
+    runs.print_summary(result["summary"], lambda s: f"{s['size']:5d}")
 
 
 if __name__ == "__main__":
