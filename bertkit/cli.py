@@ -100,6 +100,7 @@ def _task_options_help() -> str:
     """Every task's options, for `bertkit train --help` (which alone pays for importing the tasks)."""
     if not {"-h", "--help"} & set(sys.argv[1:]):
         return "e.g. doc_stride=128 (qa); `bertkit train --help` lists them all"
+    import_tensorflow("--verbose" in sys.argv)  # the tasks import TensorFlow: keep its notices off --help too
     from bertkit.tasks import TASKS
 
     return "; ".join(f"{name}: {o.name} ({o.help}; default {o.default})" for name, task in TASKS.items()

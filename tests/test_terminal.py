@@ -61,6 +61,15 @@ def test_every_command_prints_only_bertkit_lines(workspace):
     assert foreign_lines(_serve_stderr(folder / "export")) == []
 
 
+def test_help_prints_only_help():
+    # `train --help` imports the tasks (and so TensorFlow) to list their options
+    for command in (("--help",), ("train", "--help"), ("tune", "--help"), ("predict", "--help")):
+        proc = bertkit_cli(*command)
+        assert proc.returncode == 0, (command, proc.stderr[-2000:])
+        assert "usage: bertkit" in proc.stdout, command
+        assert proc.stderr == "", (command, proc.stderr[-2000:])
+
+
 def _serve_stderr(export) -> str:
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from bertkit.cli import main; sys.exit(main())",
                              "serve", "--model", str(export), "--port", "0"], stdout=subprocess.PIPE,
