@@ -5,7 +5,8 @@ demo`'s runs/imdb for imdb_full), on that dataset's real test texts, raw text in
 
 * bertkit SavedModel float32, and mixed_bfloat16 where the CPU has AVX512_BF16 / AMX (`bertkit export`);
 * .tflite none / dynamic-int8 / int8 (`bertkit export --format litert`; int8 calibrated on
-  --calibration-samples training texts), in the LiteRT interpreter with XNNPACK, num_threads = cores;
+  --calibration-samples texts of the dataset's train.jsonl, the run's training data), in the LiteRT
+  interpreter with XNNPACK, num_threads = cores;
 * peers in their own venv (`--peers-venv`, made on first use, never bertkit's): Hugging Face transformers +
   PyTorch eager, and ONNX Runtime with dynamic int8 (torch.onnx.export + quantize_dynamic), on the run's
   fine-tuned encoder (`bertkit export-encoder --format hf`) with a head of the same shape (speed only: the
@@ -59,7 +60,7 @@ def read_split(dataset: str, split: str, n: int | None) -> tuple[list[str], list
     return texts, labels
 
 
-def build_models(run: str, work: Path, calibration_samples: int) -> dict:
+def build_models(run: str, dataset: str, work: Path, calibration_samples: int) -> dict:
     """Every bertkit model of `run`: name -> (predict function texts -> labels, file or folder)."""
     import tensorflow as tf
 
@@ -79,7 +80,8 @@ def build_models(run: str, work: Path, calibration_samples: int) -> dict:
                         folder)
     for quantize in QUANTIZATIONS:
         path = export_litert(run, work / f"model-{quantize}.tflite",
-                             ExportConfig(format="litert", quantize=quantize, calibration_samples=calibration_samples))
+                             ExportConfig(format="litert", quantize=quantize, calibration_samples=calibration_samples,
+                                          calibration_data=str(data_root() / dataset / "train.jsonl")))
         lite = LiteRTModel(path, num_threads=os.cpu_count())
         models[f"tflite {quantize}"] = (lambda texts, lite=lite: [x.decode() for x in lite.run({"text": texts})["label"]],
                                         path)
@@ -150,7 +152,7 @@ def bench_run(args, dataset: str, run: str) -> dict:
     batch_texts = test_texts[:args.batches * BATCH]
     while len(batch_texts) < args.batches * BATCH:  # a smoke run's few texts, repeated
         batch_texts += test_texts[:args.batches * BATCH - len(batch_texts)]
-    models = build_models(run, work, args.calibration_samples)
+    models = build_models(run, dataset, work, args.calibration_samples)
     out, reference = {}, None
     for name, (predict, path) in models.items():
         quality, labels = accuracy(predict, test_texts, gold, reference)

@@ -186,10 +186,12 @@ class SelfAttention(keras.layers.Layer):
         q = q * ops.cast(1.0 / math.sqrt(self.head_size), q.dtype)
 
         scores = ops.cast(ops.einsum("bntd,bnsd->bnts", q, k), "float32")  # [B, N, T, T]
-        key_is_pad = 1.0 - ops.cast(input_mask, "float32")  # [B, T]
         # expand_dims, not [:, None, None, :]: LiteRT has no builtin kernel for a strided slice that adds axes.
-        key_is_pad = ops.expand_dims(key_is_pad, (1, 2))  # [B, 1, 1, T]
-        scores += key_is_pad * MASK_NEGATIVE  # [B, N, T, T]
+        key_is_real = ops.expand_dims(ops.cast(input_mask, "bool"), (1, 2))  # [B, 1, 1, T]
+        # A select, not `scores + pad * MASK_NEGATIVE`: the same softmax in float, but in a full-int8 .tflite
+        # an add's output range is calibrated, and -1e9 in it (or clipped out of it) wrecks the scores
+        # (benchmarks/results/litert_int8_layers-*.json); a select's clipped constant stays a large negative.
+        scores = ops.where(key_is_real, scores, MASK_NEGATIVE)  # [B, N, T, T]
         if bias is not None:
             scores += bias[None]  # [1, N, T, T] relative-position bias
         probs = ops.softmax(scores, axis=-1)  # [B, N, T, T] float32
