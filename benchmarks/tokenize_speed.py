@@ -15,7 +15,7 @@ are trained there, on the UDHR text). Needs the test extra (tokenizers, sentence
 
     python benchmarks/tokenize_speed.py [--data DIR] [--kinds a,b] [--repeats 3]
 
-Writes benchmarks/results/tokenize_speed.json, with `lscpu`'s CPU model.
+Writes benchmarks/results/tokenize_speed.json (`--output NAME`: NAME.json), with `lscpu`'s CPU model.
 """
 
 from __future__ import annotations
@@ -136,6 +136,7 @@ def main():
     p.add_argument("--kinds", default=None, help=f"comma-separated subset of {','.join(KINDS)}")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--output", default="tokenize_speed", help="result name: benchmarks/results/NAME.json")
     args = p.parse_args()
     os.environ.setdefault("RAYON_NUM_THREADS", str(os.cpu_count()))
 
@@ -150,7 +151,7 @@ def main():
                 results[kind] = measure_kind(kind, folders[kind], corpora, args)
         if "wordpiece" in folders:
             results["stock_fast_bert_tokenizer"] = stock_fast_bert(folders["wordpiece"], corpora, args)
-    write_result("tokenize_speed", {
+    write_result(args.output, {
         "versions": versions(), "lscpu": lscpu(),
         "setup": {"texts": {k: len(v) for k, v in corpora.items()}, "batch": args.batch, "repeats": args.repeats,
                   "map": "num_parallel_calls=AUTOTUNE", "rayon_threads": os.environ["RAYON_NUM_THREADS"],
