@@ -1,9 +1,9 @@
 """Peers of the LiteRT benchmark: Hugging Face transformers + PyTorch eager, and ONNX Runtime with dynamic int8.
 
 Run by benchmarks/litert.py in the peers' own virtual environment (torch, transformers, onnxruntime), never in
-bertkit's. Raw text in, as bertkit's exports take it: BertTokenizerFast on the run's vocabulary, then the
-model (the run's fine-tuned encoder from `bertkit export-encoder --format hf`, a classification head of the
-same shape). Prints one JSON line: batch 1 latency p50 / p95 and batch 64 throughput, and the file size.
+bertkit's. Raw text in, as bertkit's exports take it: BertTokenizerFast on the run's tokenizer.json (or its
+vocabulary), then the model (the run's fine-tuned encoder from `bertkit export-encoder --format hf`, a
+classification head of the same shape). Prints one JSON line: batch 1 latency p50 / p95 and batch 64 throughput, and the file size.
 
     python litert_peers.py --mode torch-eager|onnxruntime-int8 --model HF_DIR --labels 2 --max-seq-length 128
         --lower-case 1 --latency-texts texts.json --batch-texts texts.json --work DIR
@@ -65,7 +65,11 @@ def main():
     args = p.parse_args()
 
     torch.manual_seed(0)
-    tokenizer = BertTokenizerFast(str(Path(args.model) / "vocab.txt"), do_lower_case=bool(args.lower_case))
+    folder = Path(args.model)
+    if (folder / "tokenizer.json").exists():  # export-encoder --format hf writes the run's own tokenizer file
+        tokenizer = BertTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
+    else:
+        tokenizer = BertTokenizerFast(str(folder / "vocab.txt"), do_lower_case=bool(args.lower_case))
     model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=args.labels).eval()
     if args.mode == "torch-eager":
         predict = torch_predict(model, tokenizer, args.max_seq_length)
