@@ -21,7 +21,7 @@ where P is the parameter count of the transformer blocks' matrices (embeddings a
 the second term the two attention matmuls; training = 3 x forward. "useful GFLOP/s" divides that by
 the measured time, so padding counts as waste. The fp32 and bf16 matmul peaks are measured in this run.
 
-    python benchmarks/speed.py [--steps 12] [--skip-peers] [--peers-venv .venv-peers] [--bf16]
+    python benchmarks/speed.py [--steps 12] [--skip-peers] [--peers-venv .venv-peers] [--bf16] [--output NAME]
 
 Writes benchmarks/results/speed.json and prints the table.
 """
@@ -42,6 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import versions, write_result  # noqa: E402
+from tokenize_speed import lscpu  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -264,6 +265,7 @@ def main():
     p.add_argument("--bf16", action="store_true",
                    help="also time mixed_bfloat16 / bf16 autocast (slow without AVX512_BF16 or AMX)")
     p.add_argument("--skip-peers", action="store_true")
+    p.add_argument("--output", default="speed", help="result name: benchmarks/results/NAME.json")
     p.add_argument("--peers-venv", default=str(REPO / ".venv-peers"))
     args = p.parse_args()
 
@@ -288,7 +290,8 @@ def main():
     result = {"setup": {"model": str(model_dir), "steps": args.steps, "warmup": args.warmup, "train_batch": 32,
                         "infer_batch": 64, "max_seq_length": 128, "imdb_rows": len(imdb), "sst2_rows": len(sst),
                         "imdb_mean_tokens": float(imdb.lengths.mean()), "sst2_mean_tokens": float(sst.lengths.mean()),
-                        "cpu_has_bf16": cpu_has_bf16(), "load_average_at_start": os.getloadavg()},
+                        "cpu_has_bf16": cpu_has_bf16(), "load_average_at_start": os.getloadavg(),
+                        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"), "lscpu": lscpu()},
               "versions": versions()}
     result["peak_gflops"] = {"float32": matmul_peak("float32"), "bfloat16": matmul_peak("bfloat16")}
     print(f"matmul peak: fp32 {result['peak_gflops']['float32']:.0f} GFLOP/s, "
@@ -381,7 +384,7 @@ def main():
         "step_seconds_with_input": runs["bertkit/fp32/imdb"]["seconds"] / args.steps,
         "step_seconds_without_input": runs["bertkit/fp32/imdb-no-input"]["seconds"] / args.steps}
     result["ratios"] = ratios
-    write_result("speed", result)
+    write_result(args.output, result)
     print_table(runs, ratios)
 
 

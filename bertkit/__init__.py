@@ -8,7 +8,15 @@
     search = bertkit.tune(data="mrpc", output="runs/tune", trials=12)  # needs the `tune` extra (optuna)
 """
 
+import os as _os
+
 __version__ = "0.1.0"
+
+# TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX-512 VNNI/BF16 or AMX; on an AVX2
+# CPU (AMD Zen 3) the default Eigen kernels made bertkit's fp32 train step ~1.6x slower than with oneDNN
+# (benchmarks/results/speed-zen3*.json). Read when TensorFlow is first imported, so it applies only if
+# bertkit comes first; TF_ENABLE_ONEDNN_OPTS=0 in the environment still turns it off.
+_os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 def __getattr__(name):
