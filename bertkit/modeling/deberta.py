@@ -120,7 +120,8 @@ class DisentangledAttention(SelfAttention):
         p2c = tf.gather(p2c, tf.broadcast_to(ops.transpose(index), shape), batch_dims=3)  # [B, N, key, query]
         p2c = ops.transpose(p2c, (0, 1, 3, 2))  # [B, N, T, T]
         scores = ops.cast(c2c + c2p + p2c, "float32") * scale  # [B, N, T, T]
-        scores += (1.0 - ops.cast(input_mask, "float32"))[:, None, None, :] * MASK_NEGATIVE
+        key_is_real = ops.cast(input_mask, "bool")[:, None, None, :]  # [B, 1, 1, T]
+        scores = ops.where(key_is_real, scores, MASK_NEGATIVE)  # a select, as in encoder.SelfAttention
         probs = self.dropout(ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype), training=training)
         context = ops.einsum("bnts,bnsd->bntd", probs, v)  # [B, N, T, D]
         context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)), (batch, seq_len, hidden))  # [B, T, H]

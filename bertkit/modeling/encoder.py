@@ -46,7 +46,7 @@ from bertkit.modeling.dropout import Dropout
 from bertkit.core.errors import BertkitError
 
 INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
-MASK_NEGATIVE = -1e9  # added to scores of padded keys; exp() of it is exactly 0 in float32
+MASK_NEGATIVE = -1e9  # the score of a padded key (a select, never an add); exp() of it is exactly 0 in float32
 
 
 def _dense(units: int, config: EncoderConfig, name: str, activation=None) -> keras.layers.Dense:

@@ -271,14 +271,15 @@ class HubBertEncoder(tf.Module):
     def _dropout(self, x, rate: float, training: bool):
         return tf.nn.dropout(x, rate=rate) if training and rate > 0 else x
 
-    def _block(self, x, key_is_pad, prefix: str, training: bool):  # x: [B, T, H]
+    def _block(self, x, key_is_real, prefix: str, training: bool):  # x: [B, T, H]
         c = self.config
         att = prefix + "self_attention/"
         q = tf.einsum("bth,hnd->btnd", x, self._w(att + "query/kernel")) + self._w(att + "query/bias")
         k = tf.einsum("bth,hnd->btnd", x, self._w(att + "key/kernel")) + self._w(att + "key/bias")
         v = tf.einsum("bth,hnd->btnd", x, self._w(att + "value/kernel")) + self._w(att + "value/bias")
         q *= 1.0 / math.sqrt(c.hidden_size // c.num_heads)  # [B, T, N, D]
-        scores = tf.einsum("btnd,bsnd->bnts", q, k) + key_is_pad[:, None, None, :] * MASK_NEGATIVE  # [B, N, T, T]
+        scores = tf.einsum("btnd,bsnd->bnts", q, k)  # [B, N, T, T]
+        scores = tf.where(key_is_real[:, None, None, :], scores, MASK_NEGATIVE)  # a select, as in the encoder
         probs = self._dropout(tf.nn.softmax(scores, axis=-1), c.attention_dropout, training)
         context = tf.einsum("bnts,bsnd->btnd", probs, v)  # [B, T, N, D]
         a = tf.einsum("btnd,ndh->bth", context, self._w(att + "attention_output/kernel"))
@@ -298,10 +299,10 @@ class HubBertEncoder(tf.Module):
         x += tf.gather(self._w("type_embeddings/embeddings"), types)
         x += self._w("position_embedding/embeddings")[None, :seq_len]
         x = self._dropout(self._layer_norm(x, "embeddings/layer_norm/"), self.config.dropout, training)
-        key_is_pad = 1.0 - tf.cast(mask, tf.float32)  # [B, T]
+        key_is_real = tf.cast(mask, tf.bool)  # [B, T]
         encoder_outputs = []
         for i in range(self.config.num_layers):
-            x = self._block(x, key_is_pad, f"transformer/layer_{i}/", training)
+            x = self._block(x, key_is_real, f"transformer/layer_{i}/", training)
             encoder_outputs.append(x)
         pooled = tf.tanh(tf.matmul(x[:, 0], self._w("pooler_transform/kernel")) + self._w("pooler_transform/bias"))
         if as_list:
