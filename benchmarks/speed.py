@@ -23,7 +23,7 @@ the measured time, so padding counts as waste. The fp32 and bf16 matmul peaks ar
 
     python benchmarks/speed.py [--steps 12] [--skip-peers] [--peers-venv .venv-peers] [--bf16] [--output NAME]
 
-Writes benchmarks/results/speed.json and prints the table.
+Writes benchmarks/results/speed.json (`--output NAME`: NAME.json) and prints the table.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import versions, write_result  # noqa: E402
-from tokenize_speed import lscpu  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -291,7 +290,7 @@ def main():
                         "infer_batch": 64, "max_seq_length": 128, "imdb_rows": len(imdb), "sst2_rows": len(sst),
                         "imdb_mean_tokens": float(imdb.lengths.mean()), "sst2_mean_tokens": float(sst.lengths.mean()),
                         "cpu_has_bf16": cpu_has_bf16(), "load_average_at_start": os.getloadavg(),
-                        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS"), "lscpu": lscpu()},
+                        "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS")},  # the CPU: "machine" (common.py)
               "versions": versions()}
     result["peak_gflops"] = {"float32": matmul_peak("float32"), "bfloat16": matmul_peak("bfloat16")}
     print(f"matmul peak: fp32 {result['peak_gflops']['float32']:.0f} GFLOP/s, "
