@@ -17,7 +17,8 @@ FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "am
 
 
 def machine() -> dict:
-    """The CPU as /proc/cpuinfo names it (family and model tell Zen 3 / 4 / 5 apart) and the flags that matter."""
+    """The CPU as /proc/cpuinfo names it (family and model tell Zen 3 / 4 / 5 apart), the flags that matter,
+    and TF_ENABLE_ONEDNN_OPTS (bertkit sets it to 1 on import; TensorFlow's own default depends on the flags)."""
     info = {}
     try:
         for line in open("/proc/cpuinfo", encoding="utf-8"):
@@ -28,6 +29,7 @@ def machine() -> dict:
     flags = set(info.get("flags", "").split())
     return {"cpu": info.get("model name", ""), "cpu_family": info.get("cpu family"), "cpu_model": info.get("model"),
             "flags": [f for f in FLAGS if f in flags], "cores": os.cpu_count(), "load_average": os.getloadavg(),
+            "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
             "python": sys.version.split()[0], "platform": platform.platform()}
 
 

@@ -177,13 +177,14 @@ def main():
 
     model_dir = str(args.model or default_model_path())
     name = "few_shot" + (f"-{args.tag}" if args.tag else "")
-    setup = {"model": model_dir, "test_samples": args.test_samples, "sst2_test_samples": args.sst2_test_samples,
+    # The model as asked ("default": the packaged MiniLM), not its path: the path differs between checkouts.
+    setup = {"model": args.model or "default", "test_samples": args.test_samples, "sst2_test_samples": args.sst2_test_samples,
              "max_seq_length": args.max_seq_length}
     log = runs.RunLog(runs.RESULTS / f"{name}.partial.jsonl", setup)
     python = runs.ensure_venv(Path(args.peers_venv), runs.PEER_REQUIREMENTS) if "setfit" in args.systems else None
     run_grid(args, log, python, model_dir)
     rows = [{k: v for k, v in r.items() if k != "setup"} for r in log.runs.values()]
-    result = {"protocol": {**setup, "per_class": args.per_class, "seeds": args.seeds, "datasets": args.datasets,
+    result = {"protocol": {**setup, "model_path": model_dir, "per_class": args.per_class, "seeds": args.seeds, "datasets": args.datasets,
                            "systems": {s: system_options(s, args) for s in args.systems.split(",")},
                            "setfit_num_iterations": NUM_ITERATIONS},
               "runs": rows, "summary": runs.summarize(rows, ("dataset", "per_class", "system")),

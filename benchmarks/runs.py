@@ -3,7 +3,9 @@ environment, drawing the training examples once per seed into a file every syste
 log of finished runs, and mean / standard deviation per group.
 
 Runs take minutes each and a full grid takes hours on 2 cores, so each finished run is appended to
-`<result>.partial.jsonl` at once; a rerun with the same arguments skips the runs found there.
+`<result>.partial.jsonl` at once; a rerun with the same arguments skips the runs found there. The partial
+file is committed (a grid outlives a session, and a session's untracked files do not), and every row
+records the machine it ran on: accuracy pairs compare across sessions, wall times only within one machine.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from common import machine
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -122,7 +126,7 @@ class RunLog:
         return key in self.runs and self.runs[key].get("options") == options
 
     def add(self, key: str, row: dict) -> None:
-        row = {"key": key, "setup": self.setup, **row}
+        row = {"key": key, "setup": self.setup, "machine": machine(), **row}
         with open(self.path, "a", encoding="utf-8") as f:  # one line per run: a crash loses at most the current one
             f.write(json.dumps(row, default=str) + "\n")
         self.runs[key] = row

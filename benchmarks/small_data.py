@@ -252,10 +252,25 @@ def report(log: runs.RunLog) -> dict:
     for (dataset, size, system), s in by.items():
         hf = by.get((dataset, size, "hf"))
         if system.startswith("bertkit") and hf:
+            ratios = paired_wall_ratios(rows, dataset, size, system)
             comparisons.append({"dataset": dataset, "size": size, "system": system,
                                 "accuracy_minus_hf": s["accuracy_mean"] - hf["accuracy_mean"],
-                                "hf_wall_over_bertkit_wall": hf["wall_seconds_mean"] / s["wall_seconds_mean"]})
+                                "hf_wall_over_bertkit_wall": float(np.mean(ratios)) if ratios else None,
+                                "wall_pairs_same_machine": len(ratios)})
     return {"runs": rows, "summary": summary, "vs_hf": comparisons}
+
+
+def paired_wall_ratios(rows: list[dict], dataset: str, size: int, system: str) -> list[float]:
+    """HF wall / bertkit wall per seed, for the seeds whose two runs ran on the same CPU (a grid can span
+    sessions on different machines; wall times compare only within one)."""
+    def cpu(r):
+        m = r.get("machine") or {}
+        return (m.get("cpu"), m.get("cpu_family"), m.get("cpu_model"), m.get("tf_enable_onednn_opts"))
+
+    mine = {r["seed"]: r for r in rows if (r["dataset"], r["size"], r["system"]) == (dataset, size, system)}
+    return [hf["wall_seconds"] / mine[hf["seed"]]["wall_seconds"] for hf in rows
+            if (hf["dataset"], hf["size"], hf["system"]) == (dataset, size, "hf") and hf["seed"] in mine
+            and cpu(hf) == cpu(mine[hf["seed"]])]
 
 
 def main():
@@ -286,11 +301,12 @@ def main():
     variants = parse_variants(args.variants, VARIANTS)
     peer_variants = parse_variants(args.peer_variants, PEER_VARIANTS)
     name = "small_data" + (f"-{args.tag}" if args.tag else "")
-    setup = {**PROTOCOL, "model": str(model_dir), "imdb_test": args.imdb_test}
+    # The model as asked ("default": the packaged MiniLM), not its path: the path differs between checkouts.
+    setup = {**PROTOCOL, "model": args.model or "default", "imdb_test": args.imdb_test}
     log = runs.RunLog(runs.RESULTS / f"{name}.partial.jsonl", setup)
     python = None if args.skip_peers else runs.ensure_venv(Path(args.peers_venv), runs.PEER_REQUIREMENTS)
     run_grid(args, log, variants, peer_variants, python, str(model_dir))
-    result = {"protocol": {**setup, "train_sizes": args.train_sizes, "seeds": args.seeds, "datasets": args.datasets,
+    result = {"protocol": {**setup, "model_path": str(model_dir), "train_sizes": args.train_sizes, "seeds": args.seeds, "datasets": args.datasets,
                            "variants": variants, "peer_variants": peer_variants, "peer_base": args.peer_base},
               **report(log), "versions": versions()}
     write_result(name, result)
