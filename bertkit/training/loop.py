@@ -67,10 +67,28 @@ class StepFunctions:
                                          aggregation=tf.VariableAggregation.SUM)
                              for v in model.trainable_variables]
         # With XLA every distinct batch shape compiles once; bucketed lengths are multiples of 8, so
-        # there are at most max_seq_length / 8 of them.
+        # there are at most max_seq_length / 8 of them. Without it, `trace_once_for` replaces these.
+        self.jit_compile, self.signed = jit_compile, False
         self.step = tf.function(self._step, reduce_retracing=not jit_compile, jit_compile=jit_compile)
         self.micro = tf.function(self._micro, reduce_retracing=not jit_compile, jit_compile=jit_compile)
         self.apply = tf.function(self._apply)
+
+    def trace_once_for(self, element_spec) -> None:
+        """Without XLA, traces the step once for every batch the dataset can yield (any length, the
+        short last batch). Left to `reduce_retracing`, the first batch's shape, then its length, then the
+        last batch's size each cost a trace: 3 traces of a BERT step, 5-15 s each on a 2-core CPU, which
+        is most of a small run's training time."""
+        if self.jit_compile or self.signed:
+            return
+        if not self.optimizer.built:
+            # Built inside the first trace, its slots would make TensorFlow trace that step twice.
+            with self.strategy.scope():
+                self.optimizer.build(self.model.trainable_variables)
+        features, labels = element_spec
+        signature = (features, labels, tf.TensorSpec([], tf.int32))
+        self.step = tf.function(self._step, input_signature=signature)
+        self.micro = tf.function(self._micro, input_signature=signature)
+        self.signed = True
 
     def _grads(self, features, labels, group_size):
         with tf.GradientTape() as tape:
@@ -223,7 +241,9 @@ def _train_epoch(fns: StepFunctions, dataset, plan: Plan, state: LoopState, epoc
     progress = Progress(plan.steps_per_epoch, epoch, config.epochs, enabled=verbose)
     progress.start_at(state.skip // k)
     losses, batch_index, group_loss = [], state.skip, 0.0
-    for features, labels in _distribute(fns.strategy, dataset, plan.batch_size):
+    batches = _distribute(fns.strategy, dataset, plan.batch_size)
+    fns.trace_once_for(batches.element_spec)
+    for features, labels in batches:
         group = batch_index // k
         loss = _micro_step(fns, features, labels, sizes[group], k, plan.batch_size)
         batch_index += 1

@@ -52,9 +52,13 @@ class Siamese(keras.Model):
         self.head = head
 
     def call(self, inputs, training=False):
-        a = self.head.embed(inputs["a"], training=training)  # [B, H], L2-normalised
-        b = self.head.embed(inputs["b"], training=training)
-        return tf.reduce_sum(a * b, axis=-1)  # [B]
+        # One encoder pass over both sides (padded to one width by `pair_dataset`): half the graph to trace
+        # and larger matrix products than two passes. The sides stay apart in the input so that a
+        # distribution strategy splits both the same way.
+        n = tf.shape(inputs["a"]["input_word_ids"])[0]
+        both = {k: tf.concat([inputs["a"][k], inputs["b"][k]], axis=0) for k in inputs["a"]}  # [2B, T]
+        embedded = self.head.embed(both, training=training)  # [2B, H], L2-normalised
+        return tf.reduce_sum(embedded[:n] * embedded[n:], axis=-1)  # [B]
 
 
 class PairLoss:
@@ -65,14 +69,17 @@ class PairLoss:
 
 
 def pair_dataset(rows, left, right, target, batch_size: int, seed: int) -> tf.data.Dataset:
-    """Shuffled (seeded, per pass) batches `({"a": rows, "b": rows}, targets)`, each side padded on its own."""
+    """Shuffled (seeded, per pass) batches `({"a": rows, "b": rows}, targets)`, both sides padded to one
+    width `[B, T]`."""
     passes = itertools.count()
 
     def generate():
         order = np.random.default_rng([seed, next(passes)]).permutation(len(left))
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            yield {"a": rows.batch(left[idx])[0], "b": rows.batch(right[idx])[0]}, target[idx]
+            both, _ = rows.batch(np.concatenate([left[idx], right[idx]]))  # [2B, T]
+            yield ({"a": {k: v[:len(idx)] for k, v in both.items()}, "b": {k: v[len(idx):] for k, v in both.items()}},
+                   target[idx])
 
     spec = {n: tf.TensorSpec([None, None], tf.int32) for n in INPUT_NAMES}
     return tf.data.Dataset.from_generator(generate, output_signature=(
