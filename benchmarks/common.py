@@ -33,6 +33,21 @@ def machine() -> dict:
             "python": sys.version.split()[0], "platform": platform.platform()}
 
 
+def commit() -> str | None:
+    """The checkout's commit (with "+dirty" when tracked files differ from it), or None outside git: a run's
+    speed belongs to the code that ran it."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=RESULTS.parent, capture_output=True, text=True)
+
+    head = git("rev-parse", "--short", "HEAD")
+    if head.returncode != 0:
+        return None
+    dirty = git("diff", "--quiet", "HEAD", "--", ":(exclude)benchmarks/results").returncode != 0
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
 def versions() -> dict:
     import keras
     import numpy

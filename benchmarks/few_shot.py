@@ -40,8 +40,14 @@ testing), mean and standard deviation per (dataset, N, system), and the machine.
     BERTKIT_DATA=/work/shared/data python benchmarks/few_shot.py --datasets sst2,imdb \\
         --per-class 8,16,64 --seeds 1,2,3,4,5 --systems bertkit-few-shot,bertkit-fine-tune,setfit
     # the same with setfit's batch and epochs, and IMDB scored on 1,000 reviews (about 5 hours):
-    BERTKIT_DATA=/work/shared/data python benchmarks/few_shot.py --tag as-setfit --test-samples 1000 \\
+    BERTKIT_DATA=/work/shared/data python benchmarks/few_shot.py --tag as-setfit-v2 --test-samples 1000 \\
         --systems bertkit-few-shot-as-setfit,bertkit-fine-tune,setfit
+
+(`few_shot-as-setfit.partial.jsonl` holds the same protocol's first 17 runs, made before the train step
+was traced once (730284a): their accuracies stand, their wall times are those of the older code. Every
+row records the commit it ran on.) The summary compares each bertkit system with setfit: the difference
+of mean accuracy, and setfit's wall time over bertkit's averaged over the seeds whose two runs ran on
+one machine.
 
 Time on 2 cores (AMD EPYC Zen 3, no bf16, so float32). A run's pairs are 2 x 20 x (2 N) = 80 N, so
 8 / 16 / 64 per class give 640 / 1,280 / 5,120 pairs (two rows each) per epoch; bertkit's default
@@ -187,10 +193,31 @@ def main():
     result = {"protocol": {**setup, "model_path": model_dir, "per_class": args.per_class, "seeds": args.seeds, "datasets": args.datasets,
                            "systems": {s: system_options(s, args) for s in args.systems.split(",")},
                            "setfit_num_iterations": NUM_ITERATIONS},
-              "runs": rows, "summary": runs.summarize(rows, ("dataset", "per_class", "system")),
-              "versions": versions()}
+              **report(rows), "versions": versions()}
     write_result(name, result)
     runs.print_summary(result["summary"], lambda s: f"{s['per_class']:3d}/class")
+    for c in result["vs_setfit"]:
+        ratio = c["setfit_wall_over_bertkit_wall"]
+        print(f"{c['dataset']:5s} {c['per_class']:3d}/class {c['system']:28s} accuracy - setfit "
+              f"{c['accuracy_minus_setfit']:+.4f}; setfit wall / bertkit wall "
+              f"{'n/a' if ratio is None else f'{ratio:.2f}'} ({c['wall_pairs_same_machine']} same-machine pairs)")
+
+
+def report(rows: list[dict]) -> dict:
+    """Mean and sd per (dataset, N, system); each bertkit system against setfit: the accuracy difference of
+    the means, and setfit's wall time over bertkit's averaged over the seeds that ran on one machine."""
+    summary = runs.summarize(rows, ("dataset", "per_class", "system"))
+    by = {(s["dataset"], s["per_class"], s["system"]): s for s in summary}
+    comparisons = []
+    for (dataset, n, system), s in by.items():
+        peer = by.get((dataset, n, "setfit"))
+        if system.startswith("bertkit") and peer:
+            ratios = runs.paired_wall_ratios(rows, {"dataset": dataset, "per_class": n}, system, "setfit")
+            comparisons.append({"dataset": dataset, "per_class": n, "system": system,
+                                "accuracy_minus_setfit": s["accuracy_mean"] - peer["accuracy_mean"],
+                                "setfit_wall_over_bertkit_wall": float(np.mean(ratios)) if ratios else None,
+                                "wall_pairs_same_machine": len(ratios)})
+    return {"runs": rows, "summary": summary, "vs_setfit": comparisons}
 
 
 if __name__ == "__main__":

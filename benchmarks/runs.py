@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import machine
+from common import commit, machine
 
 REPO = Path(__file__).resolve().parents[1]
 PEERS = Path(__file__).resolve().parent / "peers"
@@ -126,7 +126,7 @@ class RunLog:
         return key in self.runs and self.runs[key].get("options") == options
 
     def add(self, key: str, row: dict) -> None:
-        row = {"key": key, "setup": self.setup, "machine": machine(), **row}
+        row = {"key": key, "setup": self.setup, "machine": machine(), "commit": commit(), **row}
         with open(self.path, "a", encoding="utf-8") as f:  # one line per run: a crash loses at most the current one
             f.write(json.dumps(row, default=str) + "\n")
         self.runs[key] = row
@@ -147,6 +147,23 @@ def summarize(runs: list[dict], group_by: tuple[str, ...], values: tuple[str, ..
             entry[f"{v}_std"] = statistics.stdev(xs) if len(xs) > 1 else 0.0
         out.append(entry)
     return out
+
+
+def paired_wall_ratios(rows: list[dict], match: dict, system: str, peer: str) -> list[float]:
+    """`peer` wall / `system` wall for each seed of the runs matching `match` (e.g. dataset and size) whose two
+    runs ran on the same CPU with the same oneDNN setting: a grid can span sessions on different machines,
+    and wall times compare only within one."""
+    def cpu(r):
+        m = r.get("machine") or {}
+        return (m.get("cpu"), m.get("cpu_family"), m.get("cpu_model"), m.get("tf_enable_onednn_opts"))
+
+    def of(name):
+        return {r["seed"]: r for r in rows if r["system"] == name and "error" not in r
+                and all(r.get(k) == v for k, v in match.items())}
+
+    mine, theirs = of(system), of(peer)
+    return [theirs[s]["wall_seconds"] / mine[s]["wall_seconds"] for s in sorted(mine.keys() & theirs.keys())
+            if cpu(mine[s]) == cpu(theirs[s])]
 
 
 def accuracy(gold, predicted) -> float:

@@ -252,25 +252,12 @@ def report(log: runs.RunLog) -> dict:
     for (dataset, size, system), s in by.items():
         hf = by.get((dataset, size, "hf"))
         if system.startswith("bertkit") and hf:
-            ratios = paired_wall_ratios(rows, dataset, size, system)
+            ratios = runs.paired_wall_ratios(rows, {"dataset": dataset, "size": size}, system, "hf")
             comparisons.append({"dataset": dataset, "size": size, "system": system,
                                 "accuracy_minus_hf": s["accuracy_mean"] - hf["accuracy_mean"],
                                 "hf_wall_over_bertkit_wall": float(np.mean(ratios)) if ratios else None,
                                 "wall_pairs_same_machine": len(ratios)})
     return {"runs": rows, "summary": summary, "vs_hf": comparisons}
-
-
-def paired_wall_ratios(rows: list[dict], dataset: str, size: int, system: str) -> list[float]:
-    """HF wall / bertkit wall per seed, for the seeds whose two runs ran on the same CPU (a grid can span
-    sessions on different machines; wall times compare only within one)."""
-    def cpu(r):
-        m = r.get("machine") or {}
-        return (m.get("cpu"), m.get("cpu_family"), m.get("cpu_model"), m.get("tf_enable_onednn_opts"))
-
-    mine = {r["seed"]: r for r in rows if (r["dataset"], r["size"], r["system"]) == (dataset, size, system)}
-    return [hf["wall_seconds"] / mine[hf["seed"]]["wall_seconds"] for hf in rows
-            if (hf["dataset"], hf["size"], hf["system"]) == (dataset, size, "hf") and hf["seed"] in mine
-            and cpu(hf) == cpu(mine[hf["seed"]])]
 
 
 def main():
