@@ -28,7 +28,7 @@ bertkit's few-shot defaults against setfit 1.2's (what differs is marked *):
 | loss | cosine similarity vs target, squared error | CosineSimilarityLoss (the same) |
 | embedding | mean pooling, L2-normalised | the model's modules: mean pooling + Normalize |
 | head | L2 logistic regression, C = 1, solved by Newton's method | scikit-learn `LogisticRegression()` (C = 1, lbfgs, 100 iterations) |
-| truncation | *head+tail, 128 tokens | head, the model's 256 tokens (this script passes 128) |
+| truncation | *head+tail, 128 tokens | head, 128 tokens (`model_body.max_seq_length`; its own default is 256) |
 | precision | *`auto`: bf16 on CPUs that have it | float32 |
 So bertkit's default few-shot run takes 3 x the optimizer steps of setfit's (3 epochs, batches twice as
 large: 1.5 x the pairs seen per step); `bertkit-few-shot-as-setfit` removes that difference.
@@ -125,7 +125,7 @@ def system_options(name: str, args) -> dict:
     """A system's settings: bertkit.train keywords (protocol and user options merged), or setfit's flags."""
     base = SYSTEMS[name]
     if base is None:
-        return {"num_iterations": NUM_ITERATIONS, "max_length": args.max_seq_length}
+        return {"num_iterations": NUM_ITERATIONS, "max_length": args.max_seq_length, "body_max_seq_length": True}
     if base.get("method") == "few-shot":
         return {"max_seq_length": args.max_seq_length, "pair_iterations": NUM_ITERATIONS, **base,
                 **args.few_shot_options}

@@ -43,6 +43,10 @@ def main():
     train, test = read(args.train), read(args.test)
     start = time.perf_counter()
     model = SetFitModel.from_pretrained(args.model)
+    if args.max_length:
+        # TrainingArguments.max_length reaches only the head's fit (setfit 1.x); the contrastive training and
+        # predict() tokenize at the body's own limit (256 for all-MiniLM-L6-v2), so it is set there too.
+        model.model_body.max_seq_length = args.max_length
     load_seconds = time.perf_counter() - start
     start = time.perf_counter()
     # setfit saves a 260 MB checkpoint into ./checkpoints by default: not wanted, and it costs time.
@@ -62,7 +66,8 @@ def main():
                       "load_seconds": load_seconds, "train_seconds": train_seconds, "test_seconds": test_seconds,
                       "train_examples": len(train["text"]),
                       "test_examples": len(test["text"]), "threads": torch.get_num_threads(),
-                      "settings": {**vars(args), "batch_size": training.batch_size, "num_epochs": training.num_epochs,
+                      "settings": {**vars(args), "body_max_seq_length": model.model_body.max_seq_length,
+                                   "batch_size": training.batch_size, "num_epochs": training.num_epochs,
                                    "body_learning_rate": training.body_learning_rate,
                                    "warmup_proportion": training.warmup_proportion, "l2_weight": training.l2_weight,
                                    "max_length": training.max_length, "head": repr(model.model_head)},
