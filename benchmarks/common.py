@@ -34,17 +34,17 @@ def machine() -> dict:
 
 
 def commit() -> str | None:
-    """The checkout's commit (with "+dirty" when tracked files differ from it), or None outside git: a run's
-    speed belongs to the code that ran it."""
+    """The checkout's commit (with "+dirty" when the package's or the benchmarks' tracked code differs from it),
+    or None outside git: a run's speed belongs to the code that ran it."""
     import subprocess
 
     def git(*args):
-        return subprocess.run(["git", *args], cwd=RESULTS.parent, capture_output=True, text=True)
+        return subprocess.run(["git", *args], cwd=RESULTS.parents[1], capture_output=True, text=True)
 
     head = git("rev-parse", "--short", "HEAD")
     if head.returncode != 0:
         return None
-    dirty = git("diff", "--quiet", "HEAD", "--", ":(exclude)benchmarks/results").returncode != 0
+    dirty = git("diff", "--quiet", "HEAD", "--", "bertkit", "benchmarks", ":(exclude)benchmarks/results").returncode != 0
     return head.stdout.strip() + ("+dirty" if dirty else "")
 
 
