@@ -125,6 +125,7 @@ def system_options(name: str, args) -> dict:
     """A system's settings: bertkit.train keywords (protocol and user options merged), or setfit's flags."""
     base = SYSTEMS[name]
     if base is None:
+        # body_max_seq_length: the peer also caps the body at max_length (774e7a4); older rows lack it and rerun.
         return {"num_iterations": NUM_ITERATIONS, "max_length": args.max_seq_length, "body_max_seq_length": True}
     if base.get("method") == "few-shot":
         return {"max_seq_length": args.max_seq_length, "pair_iterations": NUM_ITERATIONS, **base,

@@ -3,15 +3,16 @@ console script's `main`), writes to stderr only lines bertkit itself wrote (its 
 none of TensorFlow's start-up notices or warnings; `--verbose` shows them. And no task retraces its
 graph functions while training, evaluating or predicting (TensorFlow's retracing warning fails here)."""
 
+import json
 import logging
 import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-import bertkit
 from tests.conftest import tiny_rows, write_jsonl
 
 # Every line bertkit writes to stderr has one of these shapes.
@@ -98,39 +99,45 @@ def test_a_real_error_still_surfaces(tmp_path):
     assert proc.returncode == 2 and proc.stderr.startswith("bertkit predict: error: ") and "nope" in proc.stderr
 
 
+# Run in a process of its own: TensorFlow counts the traces of a method over every instance in the process,
+# so the tasks built by earlier tests in a pytest process would add to this run's count.
+NO_RETRACING = """
+import json, logging, sys
+import tensorflow as tf
+import bertkit
+from bertkit.core.quiet import RetracingFilter
+from tests.conftest import tiny_rows
+
+folder, model, output = sys.argv[1:4]
+
 class RetracingFails(logging.Handler):
     def emit(self, record):
-        message = record.getMessage()
-        if "triggered tf.function retracing" in message:
-            raise AssertionError(message)
+        if "triggered tf.function retracing" in record.getMessage():
+            print("RETRACED: " + record.getMessage(), file=sys.stderr)
+            sys.exit(3)
+
+logger = tf.get_logger()
+for f in [f for f in logger.filters if isinstance(f, RetracingFilter)]:
+    logger.removeFilter(f)  # bertkit hides the warning across runs; within one run it must not happen at all
+logger.addHandler(RetracingFails())
+result = bertkit.train(data=folder, output=output, model=model, epochs=3, max_seq_length=16, batch_size=4,
+                       mixed_precision="float32", pooling="mean", verbose=False)
+for _ in range(3):
+    result.model.evaluate(folder + "/test.jsonl")
+    result.model.predict([r["text"] for r in tiny_rows(300, 2)], batch_size=8)  # several chunks
+print(json.dumps({"traces": result.stats["traces"]}))
+"""
 
 
 def test_no_retracing_in_train_evaluate_predict(workspace, tmp_path):
     """The same run as a user's: one process trains with an evaluation per epoch, evaluates and predicts."""
-    import tensorflow as tf
-
-    from bertkit.core.quiet import RetracingFilter
-
     folder, model = workspace
-    handler = RetracingFails()
-    logger = tf.get_logger()
-    quieting = [f for f in logger.filters if isinstance(f, RetracingFilter)]
-    for f in quieting:  # bertkit hides the warning across runs; within one run it must not happen at all
-        logger.removeFilter(f)
-    logger.addHandler(handler)
-    try:
-        result = bertkit.train(data=str(folder), output=str(tmp_path / "run"), model=str(model), epochs=3,
-                               max_seq_length=16, batch_size=4, mixed_precision="float32", pooling="mean",
-                               verbose=False)
-        for _ in range(3):
-            result.model.evaluate(str(folder / "test.jsonl"))
-            result.model.predict([r["text"] for r in tiny_rows(300, 2)], batch_size=8)  # several chunks
-        stats = result.stats
-    finally:
-        logger.removeHandler(handler)
-        for f in quieting:
-            logger.addFilter(f)
-    assert stats["traces"] == 1  # the train step: one trace for every batch length and the short last batch
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", NO_RETRACING, str(folder), str(model), str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=600, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the train step: one trace for every batch length and the short last batch
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"traces": 1}
 
 
 def test_retracing_counted_across_runs_is_kept_off_the_terminal():

@@ -68,7 +68,7 @@ class StepFunctions:
                              for v in model.trainable_variables]
         # With XLA every distinct batch shape compiles once; bucketed lengths are multiples of 8, so
         # there are at most max_seq_length / 8 of them. Without it, `trace_once_for` replaces these.
-        self.jit_compile, self.signed = jit_compile, False
+        self.jit_compile = jit_compile
         self.step = tf.function(self._step, reduce_retracing=not jit_compile, jit_compile=jit_compile)
         self.micro = tf.function(self._micro, reduce_retracing=not jit_compile, jit_compile=jit_compile)
         self.apply = tf.function(self._apply)
@@ -78,7 +78,7 @@ class StepFunctions:
         short last batch). Left to `reduce_retracing`, the first batch's shape, then its length, then the
         last batch's size each cost a trace: 3 traces of a BERT step, 5-15 s each on a 2-core CPU, which
         is most of a small run's training time."""
-        if self.jit_compile or self.signed:
+        if self.jit_compile or self.step.input_signature is not None:  # XLA, or already signed
             return
         if not self.optimizer.built:
             # Built inside the first trace, its slots would make TensorFlow trace that step twice.
@@ -88,7 +88,6 @@ class StepFunctions:
         signature = (features, labels, tf.TensorSpec([], tf.int32))
         self.step = tf.function(self._step, input_signature=signature)
         self.micro = tf.function(self._micro, input_signature=signature)
-        self.signed = True
 
     def _grads(self, features, labels, group_size):
         with tf.GradientTape() as tape:
