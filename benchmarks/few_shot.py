@@ -44,8 +44,9 @@ testing), mean and standard deviation per (dataset, N, system), and the machine.
         --systems bertkit-few-shot-as-setfit,bertkit-fine-tune,setfit
 
 (`few_shot-as-setfit.partial.jsonl` holds the same protocol's first 17 runs, made before the train step
-was traced once (730284a): their accuracies stand, their wall times are those of the older code. Every
-row records the commit it ran on.) The summary compares each bertkit system with setfit: the difference
+was traced once (730284a): their accuracies stand, their wall times are those of the older code.
+`-as-setfit-v2` ran before the pair batches were length-bucketed; `--tag as-setfit-v3` reruns the grid
+with them. Every row records the commit it ran on.) The summary compares each bertkit system with setfit: the difference
 of mean accuracy, and setfit's wall time over bertkit's averaged over the seeds whose two runs ran on
 one machine.
 

@@ -10,7 +10,8 @@ import pytest
 import bertkit
 from bertkit.core.errors import BertkitError
 from bertkit.data import Example, sample_per_class
-from bertkit.tasks.classify.few_shot import logistic_regression, make_pairs
+from bertkit.data.batching import FeatureSet
+from bertkit.tasks.classify.few_shot import logistic_regression, make_pairs, pair_dataset
 from tests.conftest import tiny_rows, write_jsonl
 
 KW = dict(max_seq_length=16, batch_size=8, mixed_precision="float32", verbose=False)
@@ -25,6 +26,27 @@ def test_pairs_one_same_and_one_other_label_per_example_and_round():
     assert (left != right).all()  # every label here has two or more examples
     assert sorted(np.bincount(left)) == [6] * 7  # each example twice per round
     np.testing.assert_array_equal(make_pairs(labels, 3, 0)[1], right)  # seeded
+
+
+def test_pair_batches_hold_every_pair_once_and_pad_to_their_own_longest():
+    # 16 rows of 6 tokens and one of 60; row i's tokens are all i + 1, so a batch row names its example
+    lengths = [6] * 16 + [60]
+    labels = np.array([0, 1] * 8 + [0])
+    rows = FeatureSet([np.full(n, i + 1, np.int32) for i, n in enumerate(lengths)],
+                      [np.zeros(n, np.int32) for n in lengths], labels, token_labels=False)
+    left, right, target = make_pairs(labels, rounds=5, seed=0)
+    batches = list(pair_dataset(rows, left, right, target, batch_size=8, seed=1).as_numpy_iterator())
+    seen = []
+    for features, targets in batches:
+        a, b = features["a"]["input_word_ids"], features["b"]["input_word_ids"]  # [B, T] each, one T
+        assert a.shape[1] == b.shape[1]
+        seen += [(int(x[0]) - 1, int(y[0]) - 1, float(t)) for x, y, t in zip(a, b, targets)]
+    assert sorted(seen) == sorted(zip(left.tolist(), right.tolist(), target.tolist()))
+    assert [len(t) for _, t in batches] == [8] * (len(left) // 8) + ([len(left) % 8] if len(left) % 8 else [])
+    with_long = int(((left == 16) | (right == 16)).sum())  # pairs holding the long example
+    wide = sum(f["a"]["input_word_ids"].shape[1] == 64 for f, _ in batches)
+    # in a random order about half of the 22 batches would hold it and pad to 64; sorted, only its own pairs do
+    assert wide <= -(-with_long // 8) + 1 < len(batches) // 2
 
 
 def test_head_solver_equals_scikit_learn():

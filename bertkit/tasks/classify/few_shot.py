@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bertkit.data.batching import INPUT_NAMES
+from bertkit.data.batching import INPUT_NAMES, bucketed_order
 from bertkit.training.loop import run_training
 from bertkit.training.optimizer import create_optimizer
 
@@ -70,13 +70,16 @@ class PairLoss:
 
 def pair_dataset(rows, left, right, target, batch_size: int, seed: int) -> tf.data.Dataset:
     """Shuffled (seeded, per pass) batches `({"a": rows, "b": rows}, targets)`, both sides padded to one
-    width `[B, T]`."""
+    width `[B, T]`, length-bucketed like fine-tuning's batches by the longer side of each pair.
+
+    Every example sits in ~2 x rounds pairs, so in a random order nearly every batch holds the longest
+    example and pads to it: on SST-2 one long sentence doubled a run's training time."""
     passes = itertools.count()
+    longer = np.maximum(rows.lengths[left], rows.lengths[right])  # [P]
 
     def generate():
-        order = np.random.default_rng([seed, next(passes)]).permutation(len(left))
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
+        rng = np.random.default_rng([seed, next(passes)])
+        for idx in bucketed_order(longer, batch_size, rng):
             both, _ = rows.batch(np.concatenate([left[idx], right[idx]]))  # [2B, T]
             yield ({"a": {k: v[:len(idx)] for k, v in both.items()}, "b": {k: v[len(idx):] for k, v in both.items()}},
                    target[idx])
