@@ -96,6 +96,13 @@ def test_pruned_trial_stopped_after_its_first_epoch(search):
     assert [e["epoch"] for e in epochs] == [1] and not (out / "trial-001" / "model").exists()
 
 
+def test_a_trial_is_not_pruned_at_its_last_epoch(data, tiny_model_dir, tmp_path):
+    # PruneTrialOne would stop trial 1 at its first report; with one epoch that report is its result
+    bertkit.tune(data=str(data), output=str(tmp_path / "s"), model=str(tiny_model_dir), trials=2, verbose=False,
+                 report=False, pruner=PruneTrialOne(), **{**TUNE_KW, "epochs_range": (1, 1)})
+    assert [t.state for t in _study(tmp_path / "s").trials] == [optuna.trial.TrialState.COMPLETE] * 2
+
+
 def test_the_printed_command_reproduces_the_best_run(search, tmp_path, capsys):
     result, out = search
     argv = result.command.split()[1:]

@@ -52,7 +52,8 @@ def run_trial(study, setup: TrialSetup):
         epochs.append(epoch)
         if isinstance(value, (int, float)) and math.isfinite(value):
             trial.report(float(value), epoch)
-            if trial.should_prune():
+            # At the last epoch stopping saves nothing: the trial's result is kept as a completed value for TPE.
+            if epoch < params["epochs"] and trial.should_prune():
                 raise optuna.TrialPruned(f"epoch {epoch}: {setup.metric} {value:.4f} is below the median of the "
                                          "earlier trials at that epoch")
 
