@@ -81,13 +81,6 @@ def test_epochs_are_reshuffled_and_reproducible(tokenizer):
     assert order(1) != order(2)
 
 
-def test_training_batches_run_without_the_autotune_thread(tokenizer):
-    # its wait at iterator teardown stalled epochs' ends by up to its optimisation period (batching.py)
-    texts, labels = _corpus(20)
-    features, _ = _features(tokenizer, texts, labels)
-    assert training_dataset(features, 10, seed=1).options().autotune.enabled is False
-
-
 def test_predictions_come_back_in_input_order(tokenizer):
     texts, labels = _corpus(150)
 

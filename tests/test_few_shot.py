@@ -47,7 +47,6 @@ def test_pair_batches_hold_every_pair_once_and_pad_to_their_own_longest():
     wide = sum(f["a"]["input_word_ids"].shape[1] == 64 for f, _ in batches)
     # in a random order about half of the 22 batches would hold it and pad to 64; sorted, only its own pairs do
     assert wide <= -(-with_long // 8) + 1 < len(batches) // 2
-    assert pair_dataset(rows, left, right, target, 8, 1).options().autotune.enabled is False  # see batching.py
 
 
 def test_head_solver_equals_scikit_learn():

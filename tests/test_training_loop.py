@@ -186,3 +186,19 @@ def test_xla_step_trains_the_same_weights():
     xla, _, _ = train(batch=4, accumulation=1, jit_compile=True)
     for a, b in zip(weights(plain), weights(xla)):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_every_epoch_runs_without_the_autotune_thread(monkeypatch):
+    # its wait at iterator teardown stalled epochs' ends by up to its optimisation period (loop.py)
+    import bertkit.training.loop as loop_module
+
+    seen, distribute = [], loop_module._distribute
+
+    def spy(strategy, dataset, global_batch):
+        seen.append(dataset.options().autotune.enabled)
+        return distribute(strategy, dataset, global_batch)
+
+    monkeypatch.setattr(loop_module, "_distribute", spy)
+    assert tf.data.Dataset.range(3).options().autotune.enabled is not False  # tf.data's default: on
+    train(batch=8, accumulation=1, epochs=2)
+    assert seen == [False, False]

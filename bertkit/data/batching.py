@@ -133,17 +133,7 @@ def training_dataset(features: FeatureSet, batch_size: int, seed: int) -> tf.dat
     names = (*INPUT_NAMES, *features.extra_inputs)
     ds = tf.data.Dataset.from_generator(generate, output_signature=({n: spec for n in names}, label_spec))
     ds = ds.apply(tf.data.experimental.assert_cardinality(math.ceil(len(features) / batch_size)))
-    return without_autotune(ds.prefetch(2))
-
-
-def without_autotune(ds: tf.data.Dataset) -> tf.data.Dataset:
-    """`ds` without tf.data's autotuning thread. The pipelines here have no AUTOTUNE knob (a Python generator
-    and a fixed prefetch), and the thread cost a stall at the end of an epoch: destroying the iterator
-    waits for it, and it sleeps through its optimisation period, which doubles up to 60 s. Measured on a
-    2-core Xeon: 5 of 7 identical few-shot runs idled 16 s after their last step (41 s instead of 25)."""
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return ds.with_options(options)
+    return ds.prefetch(2)
 
 
 def run_model(call, features: FeatureSet):

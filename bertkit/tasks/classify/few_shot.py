@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bertkit.data.batching import INPUT_NAMES, bucketed_order, without_autotune
+from bertkit.data.batching import INPUT_NAMES, bucketed_order
 from bertkit.training.loop import run_training
 from bertkit.training.optimizer import create_optimizer
 
@@ -85,8 +85,8 @@ def pair_dataset(rows, left, right, target, batch_size: int, seed: int) -> tf.da
                    target[idx])
 
     spec = {n: tf.TensorSpec([None, None], tf.int32) for n in INPUT_NAMES}
-    return without_autotune(tf.data.Dataset.from_generator(generate, output_signature=(
-        {"a": spec, "b": spec}, tf.TensorSpec([None], tf.float32))).prefetch(2))
+    return tf.data.Dataset.from_generator(generate, output_signature=(
+        {"a": spec, "b": spec}, tf.TensorSpec([None], tf.float32))).prefetch(2)
 
 
 def embed_rows(head, rows) -> np.ndarray:
