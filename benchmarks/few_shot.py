@@ -10,8 +10,9 @@ library, on 8 / 16 / 64 examples per class of SST-2 and IMDB, over seeds.
   text is also in imdb_full/train.jsonl (4,967), or a seeded sample of them (`--test-samples`, seed 0,
   the same for every run). The same test file for every run of a dataset.
 * Systems (`--systems`):
-  - `bertkit-few-shot`: `bertkit.train(method="few-shot")` with bertkit's defaults;
-  - `bertkit-few-shot-as-setfit`: the same with setfit's batch 16 and 1 epoch;
+  - `bertkit-few-shot`: `bertkit.train(method="few-shot")` with bertkit's defaults (since the as-setfit-v5
+    grid: setfit's batch 16 and 1 epoch; before, 32 and 3);
+  - `bertkit-few-shot-as-setfit`: the same with batch 16 and 1 epoch given explicitly (the earlier grids);
   - `bertkit-fine-tune`: ordinary fine-tuning of the encoder and head with bertkit's defaults (3 epochs,
     lr 2e-5, batch 32: only a few optimizer steps on 16-128 examples; `--fine-tune-options` changes them);
   - `setfit`: `peers/setfit_fit.py` in `.venv-peers`, the same encoder folder, `num_iterations=20`.
@@ -21,8 +22,8 @@ bertkit's few-shot defaults against setfit 1.2's (what differs is marked *):
 | setting | bertkit few-shot | setfit |
 |---|---|---|
 | pairs | `pair_iterations` 20: per round each example with a random one of its label and one of another | *`num_iterations` 20: the same count (20 x N positive, 20 x N negative), cycling through a shuffled list of every same-label (other-label) pair |
-| batch | *32 (`batch_size`, shared with fine-tuning) | 16 |
-| epochs over the pairs | *3 (`epochs`, shared with fine-tuning) | 1 |
+| batch | 16 (`batch_size`; fine-tuning's default is 32) | 16 |
+| epochs over the pairs | 1 (`epochs`; fine-tuning's default is 3) | 1 |
 | body learning rate, warm-up, weight decay | 2e-5, 0.1 linear, 0.01 | 2e-5, 0.1 linear, 0.01 (`l2_weight`) |
 | optimizer | AdamW *eps 1e-6, clipping 1.0 | torch AdamW eps 1e-8, clipping 1.0 |
 | loss | cosine similarity vs target, squared error | CosineSimilarityLoss (the same) |
@@ -30,8 +31,9 @@ bertkit's few-shot defaults against setfit 1.2's (what differs is marked *):
 | head | L2 logistic regression, C = 1, solved by Newton's method | scikit-learn `LogisticRegression()` (C = 1, lbfgs, 100 iterations) |
 | truncation | *head+tail, 128 tokens | head, 128 tokens (`model_body.max_seq_length`; its own default is 256) |
 | precision | *`auto`: bf16 on CPUs that have it | float32 |
-So bertkit's default few-shot run takes 3 x the optimizer steps of setfit's (3 epochs, batches twice as
-large: 1.5 x the pairs seen per step); `bertkit-few-shot-as-setfit` removes that difference.
+| batch order | *shuffled, sorted by length within windows of 4 batches | shuffled |
+Before the v5 grid bertkit's few-shot defaults were fine-tuning's (3 epochs of batches of 32: 3 x the
+optimizer steps of setfit's); `bertkit-few-shot-as-setfit` removed that difference in the earlier grids.
 
 Every finished run is appended to `benchmarks/results/few_shot[-TAG].partial.jsonl` and skipped on rerun.
 The result `few_shot[-TAG].json` has per run accuracy and wall seconds (model load, training and

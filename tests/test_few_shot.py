@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import bertkit
+from bertkit.core.config import TrainConfig
 from bertkit.core.errors import BertkitError
 from bertkit.data import Example, sample_per_class
 from bertkit.data.batching import FeatureSet
-from bertkit.tasks.classify.few_shot import logistic_regression, make_pairs, pair_dataset
+from bertkit.tasks.classify.few_shot import PAIR_BUCKET_BATCHES, logistic_regression, make_pairs, pair_dataset
 from tests.conftest import tiny_rows, write_jsonl
 
 KW = dict(max_seq_length=16, batch_size=8, mixed_precision="float32", verbose=False)
@@ -45,8 +46,18 @@ def test_pair_batches_hold_every_pair_once_and_pad_to_their_own_longest():
     assert [len(t) for _, t in batches] == [8] * (len(left) // 8) + ([len(left) % 8] if len(left) % 8 else [])
     with_long = int(((left == 16) | (right == 16)).sum())  # pairs holding the long example
     wide = sum(f["a"]["input_word_ids"].shape[1] == 64 for f, _ in batches)
-    # in a random order about half of the 22 batches would hold it and pad to 64; sorted, only its own pairs do
-    assert wide <= -(-with_long // 8) + 1 < len(batches) // 2
+    # In a random order ~15 of the 22 batches would hold it and pad to 64 (1 - (1 - 23/170)^8 of them). Sorted
+    # within windows of PAIR_BUCKET_BATCHES batches, its pairs fill the last batches of each window they are in.
+    windows = -(-len(left) // (8 * PAIR_BUCKET_BATCHES))
+    assert wide <= -(-with_long // 8) + windows < len(batches) // 2
+
+
+def test_few_shot_reads_the_pairs_once_in_batches_of_16_unless_told_otherwise():
+    assert (TrainConfig().epochs, TrainConfig().batch_size) == (3, 32)
+    assert (TrainConfig(method="few-shot").epochs, TrainConfig(method="few-shot").batch_size) == (1, 16)
+    given = TrainConfig(method="few-shot", epochs=3, batch_size=32)
+    assert (given.epochs, given.batch_size) == (3, 32)
+    assert TrainConfig.from_dict(TrainConfig(method="few-shot").to_dict()).batch_size == 16  # saved resolved
 
 
 def test_head_solver_equals_scikit_learn():

@@ -97,15 +97,16 @@ def _pad(rows, length: int, value: int) -> np.ndarray:
     return out
 
 
-def bucketed_order(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """One epoch of batches: shuffled rows, sorted by length within chunks, batches shuffled.
+def bucketed_order(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                   window: int = BUCKET_BATCHES) -> list[np.ndarray]:
+    """One epoch of batches: shuffled rows, sorted by length within chunks of `window` batches, batches shuffled.
 
     Every chunk but the last holds a whole number of batches, so an epoch has exactly
     `ceil(N / batch_size)` batches, all full but the last one: the training loop averages each step's
     loss over the step's example count, which it knows by position.
     """
     perm = rng.permutation(len(lengths))
-    chunk = batch_size * BUCKET_BATCHES
+    chunk = batch_size * window  # rows sorted together: wider saves padding, narrower keeps more randomness
     batches = []
     for c in range(0, len(perm), chunk):
         part = perm[c:c + chunk]
