@@ -203,13 +203,16 @@ def main():
     for c in result["vs_setfit"]:
         ratio = c["setfit_wall_over_bertkit_wall"]
         print(f"{c['dataset']:5s} {c['per_class']:3d}/class {c['system']:28s} accuracy - setfit "
-              f"{c['accuracy_minus_setfit']:+.4f}; setfit wall / bertkit wall "
+              f"{c['accuracy_minus_setfit']:+.4f} (seed by seed: standard error "
+              f"{c['paired_difference_standard_error'] or float('nan'):.4f}, ahead at {c['seeds_ahead']}, behind at "
+              f"{c['seeds_behind']} of {c['paired_seeds']}); setfit wall / bertkit wall "
               f"{'n/a' if ratio is None else f'{ratio:.2f}'} ({c['wall_pairs_same_machine']} same-machine pairs)")
 
 
 def report(rows: list[dict]) -> dict:
     """Mean and sd per (dataset, N, system); each bertkit system against setfit: the accuracy difference of
-    the means, and setfit's wall time over bertkit's averaged over the seeds that ran on one machine."""
+    the means, the same seed by seed (both saw the same examples: mean, its standard error and the seeds
+    ahead), and setfit's wall time over bertkit's averaged over the seeds that ran on one machine."""
     summary = runs.summarize(rows, ("dataset", "per_class", "system"))
     by = {(s["dataset"], s["per_class"], s["system"]): s for s in summary}
     comparisons = []
@@ -217,11 +220,24 @@ def report(rows: list[dict]) -> dict:
         peer = by.get((dataset, n, "setfit"))
         if system.startswith("bertkit") and peer:
             ratios = runs.paired_wall_ratios(rows, {"dataset": dataset, "per_class": n}, system, "setfit")
+            diffs = paired_differences(rows, dataset, n, system)
             comparisons.append({"dataset": dataset, "per_class": n, "system": system,
                                 "accuracy_minus_setfit": s["accuracy_mean"] - peer["accuracy_mean"],
+                                "paired_seeds": len(diffs),
+                                "paired_difference_standard_error": (float(np.std(diffs, ddof=1) / np.sqrt(len(diffs)))
+                                                                     if len(diffs) > 1 else None),
+                                "seeds_ahead": int(sum(d > 0 for d in diffs)),
+                                "seeds_behind": int(sum(d < 0 for d in diffs)),
                                 "setfit_wall_over_bertkit_wall": float(np.mean(ratios)) if ratios else None,
                                 "wall_pairs_same_machine": len(ratios)})
     return {"runs": rows, "summary": summary, "vs_setfit": comparisons}
+
+
+def paired_differences(rows: list[dict], dataset: str, n: int, system: str) -> list[float]:
+    """`system`'s accuracy minus setfit's, per seed that both ran (the same examples and test set)."""
+    acc = {(r["system"], r["seed"]): r["accuracy"] for r in rows if r["dataset"] == dataset and r["per_class"] == n}
+    return [a - acc[("setfit", seed)] for (name, seed), a in sorted(acc.items())
+            if name == system and ("setfit", seed) in acc]
 
 
 if __name__ == "__main__":
