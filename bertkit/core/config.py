@@ -199,9 +199,9 @@ class TaskConfig(JsonConfig):
         super().__post_init__()
 
 
-# Unset training options that depend on the method. Few-shot reads SetFit's 20 rounds of pairs once in batches
-# of 16, as setfit does: on SST-2 and IMDB (8-64 per class, 5 seeds) that is as accurate as setfit and faster
-# (docs/results.md), where fine-tuning's 3 epochs of 32 would take 3x the steps.
+# Unset training options that depend on the method. Few-shot reads its 20 rounds of pairs once in batches of
+# 16, as setfit does: with that, SST-2 (8-64 per class, 5 seeds) is level with setfit within noise and IMDB
+# ahead, both faster (docs/results.md); fine-tuning's 3 epochs of 32 would take 3x the steps, never measured.
 METHOD_DEFAULTS = {"batch_size": {"fine-tune": 32, "few-shot": 16}, "epochs": {"fine-tune": 3, "few-shot": 1}}
 
 
