@@ -220,7 +220,8 @@ def report(rows: list[dict]) -> dict:
         peer = by.get((dataset, n, "setfit"))
         if system.startswith("bertkit") and peer:
             ratios = runs.paired_wall_ratios(rows, {"dataset": dataset, "per_class": n}, system, "setfit")
-            diffs = paired_differences(rows, dataset, n, system)
+            diffs = [a["accuracy"] - b["accuracy"]
+                     for a, b in runs.paired_runs(rows, {"dataset": dataset, "per_class": n}, system, "setfit")]
             comparisons.append({"dataset": dataset, "per_class": n, "system": system,
                                 "accuracy_minus_setfit": s["accuracy_mean"] - peer["accuracy_mean"],
                                 "paired_seeds": len(diffs),
@@ -231,13 +232,6 @@ def report(rows: list[dict]) -> dict:
                                 "setfit_wall_over_bertkit_wall": float(np.mean(ratios)) if ratios else None,
                                 "wall_pairs_same_machine": len(ratios)})
     return {"runs": rows, "summary": summary, "vs_setfit": comparisons}
-
-
-def paired_differences(rows: list[dict], dataset: str, n: int, system: str) -> list[float]:
-    """`system`'s accuracy minus setfit's, per seed that both ran (the same examples and test set)."""
-    acc = {(r["system"], r["seed"]): r["accuracy"] for r in rows if r["dataset"] == dataset and r["per_class"] == n}
-    return [a - acc[("setfit", seed)] for (name, seed), a in sorted(acc.items())
-            if name == system and ("setfit", seed) in acc]
 
 
 if __name__ == "__main__":

@@ -149,21 +149,26 @@ def summarize(runs: list[dict], group_by: tuple[str, ...], values: tuple[str, ..
     return out
 
 
-def paired_wall_ratios(rows: list[dict], match: dict, system: str, peer: str) -> list[float]:
-    """`peer` wall / `system` wall for each seed of the runs matching `match` (e.g. dataset and size) whose two
-    runs ran on the same CPU with the same oneDNN setting: a grid can span sessions on different machines,
-    and wall times compare only within one."""
-    def cpu(r):
-        m = r.get("machine") or {}
-        return (m.get("cpu"), m.get("cpu_family"), m.get("cpu_model"), m.get("tf_enable_onednn_opts"))
-
+def paired_runs(rows: list[dict], match: dict, system: str, peer: str) -> list[tuple[dict, dict]]:
+    """(system's run, peer's run) for each seed both finished among the runs matching `match` (e.g. dataset
+    and size): the same examples, so their results compare seed by seed."""
     def of(name):
         return {r["seed"]: r for r in rows if r["system"] == name and "error" not in r
                 and all(r.get(k) == v for k, v in match.items())}
 
     mine, theirs = of(system), of(peer)
-    return [theirs[s]["wall_seconds"] / mine[s]["wall_seconds"] for s in sorted(mine.keys() & theirs.keys())
-            if cpu(mine[s]) == cpu(theirs[s])]
+    return [(mine[s], theirs[s]) for s in sorted(mine.keys() & theirs.keys())]
+
+
+def paired_wall_ratios(rows: list[dict], match: dict, system: str, peer: str) -> list[float]:
+    """`peer` wall / `system` wall for each seed of `paired_runs` whose two runs ran on the same CPU with the
+    same oneDNN setting: a grid can span sessions on different machines, and wall times compare only within one."""
+    def cpu(r):
+        m = r.get("machine") or {}
+        return (m.get("cpu"), m.get("cpu_family"), m.get("cpu_model"), m.get("tf_enable_onednn_opts"))
+
+    return [b["wall_seconds"] / a["wall_seconds"] for a, b in paired_runs(rows, match, system, peer)
+            if cpu(a) == cpu(b)]
 
 
 def accuracy(gold, predicted) -> float:
