@@ -14,7 +14,10 @@ the same way (the default all-MiniLM-L6-v2, the same data, sequence length, prec
 
 Writes benchmarks/results/tune-<data>[-TAG].json: the search's best settings, their value on the held-out part of
 train, the retrained best run's dev metrics, the `bertkit train` command that reproduces it, the study table,
-the baseline's settings and dev metrics, and wall times.
+the baseline's settings and dev metrics (and, with --first-trial-hand-tuned, their value on the held-out
+part, from the search's first trial), and wall times.
+
+    python benchmarks/tune.py --data mrpc --first-trial-hand-tuned --tag v3   # the hand-tuned settings as trial 0
 """
 
 from __future__ import annotations
@@ -46,19 +49,34 @@ def parse_args():
     p.add_argument("--baseline-epochs", type=int, default=None, help="override the hand-tuned 5 epochs (smoke runs)")
     p.add_argument("--output", default=None, help="keep the search and baseline folders here (default: a temp folder)")
     p.add_argument("--resume", action="store_true", help="continue the search in --output")
+    p.add_argument("--first-trial-hand-tuned", action="store_true", help="the search's first trial runs the "
+                   "hand-tuned settings (--first-trial), so they are scored on the same held-out split as the "
+                   "search's own; --trials counts it")
     p.add_argument("--tag", default="")
     return p.parse_args()
+
+
+def hand_tuned(args) -> dict:
+    """The README's settings for the task (benchmarks/tasks.py DEFAULTS), warm-up and head dropout at
+    `bertkit train`'s defaults: every searched setting of the baseline run."""
+    from bertkit.core.config import TaskConfig, TrainConfig
+
+    cfg, train, task = DEFAULTS[args.data], TrainConfig(), TaskConfig()
+    return dict(learning_rate=cfg["learning_rate"], epochs=args.baseline_epochs or cfg["epochs"],
+                batch_size=cfg["batch_size"], warmup_fraction=train.warmup_fraction, pooling=cfg["pooling"],
+                head_dropout=task.head_dropout)
 
 
 def run_search(args, data: str, output: Path):
     import bertkit
 
+    first = {"first_trial": hand_tuned(args)} if args.first_trial_hand_tuned else {}
     start = time.perf_counter()
     result = bertkit.tune(data=data, output=str(output / "search"), trials=args.trials, resume=args.resume,
                           metric=DEFAULTS[args.data]["metric"],
                           epochs_range=(1, args.max_epochs), max_seq_length=args.max_seq_length,
                           train_samples=args.train_samples, test_samples=args.test_samples,
-                          mixed_precision=args.mixed_precision, seed=args.seed)
+                          mixed_precision=args.mixed_precision, seed=args.seed, **first)
     return result, time.perf_counter() - start
 
 
@@ -66,9 +84,7 @@ def run_baseline(args, data: str, output: Path):
     """The README's settings for the task (benchmarks/tasks.py DEFAULTS) on all of train, evaluated on dev."""
     import bertkit
 
-    cfg = DEFAULTS[args.data]
-    settings = dict(learning_rate=cfg["learning_rate"], epochs=args.baseline_epochs or cfg["epochs"],
-                    batch_size=cfg["batch_size"], pooling=cfg["pooling"])
+    settings = hand_tuned(args)
     folder = output / "baseline"
     start = time.perf_counter()
     result = bertkit.train(data=data, output=str(folder), resume=(folder / "checkpoints" / "checkpoint").exists(),
@@ -91,22 +107,28 @@ def main():
     search, search_seconds = run_search(args, data, output)
     settings, baseline, baseline_seconds = run_baseline(args, data, output)
     tuned, hand = search.final_metrics[metric], baseline[metric]
+    given = [r for r in search.trials if r.get("given")]  # the hand-tuned settings' trial (--first-trial-hand-tuned)
     out = {
         "data": args.data, "metric": metric,
         "protocol": {"trials": args.trials, "epochs_range": [1, args.max_epochs], "max_seq_length": args.max_seq_length,
                      "train_samples": args.train_samples, "test_samples": args.test_samples,
                      "mixed_precision": args.mixed_precision, "seed": args.seed, "search_fraction": 0.2,
+                     "first_trial_hand_tuned": args.first_trial_hand_tuned,
                      "model": "all-MiniLM-L6-v2 (packaged)", "output": str(output)},
         "search": {"best_trial": search.best_trial, "best_params": search.best_params,
                    "search_value": search.search_value, "dev_metrics": scalars(search.final_metrics),
                    "command": search.command, "trials": search.trials, "wall_seconds": search_seconds},
-        "baseline": {"settings": settings, "dev_metrics": scalars(baseline), "wall_seconds": baseline_seconds},
+        "baseline": {"settings": settings, "search_value": given[0]["value"] if given else None,
+                     "dev_metrics": scalars(baseline), "wall_seconds": baseline_seconds},
         "dev_gain": tuned - hand,
         "versions": versions(),
     }
     write_result(f"tune-{args.data}" + (f"-{args.tag}" if args.tag else ""), json.loads(json.dumps(out, default=str)))
     print(f"{args.data}: dev {metric} tuned {tuned:.4f} (trial {search.best_trial}: {search.best_params}) vs "
           f"hand-tuned {hand:.4f}; search {search_seconds / 60:.1f} min, baseline {baseline_seconds / 60:.1f} min")
+    if given:
+        print(f"held-out {metric}: hand-tuned (trial {given[0]['trial']}) {given[0]['value']:.4f}, best trial "
+              f"{search.search_value:.4f}")
     print(f"reproduce the tuned run: {search.command}")
 
 

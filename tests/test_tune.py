@@ -207,6 +207,35 @@ def test_a_killed_search_resumes_and_reruns_only_the_killed_trial(tmp_path, data
     assert (out / "best" / "model" / "bertkit.json").exists()
 
 
+def test_the_first_trial_runs_the_given_settings_and_samples_the_rest(data, tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "s"
+    bertkit.tune(data=str(data), output=str(out), model=str(tiny_model_dir), trials=2, verbose=False, report=False,
+                 first_trial="learning-rate=2e-3, pooling=mean", **TUNE_KW)
+    trials = _study(out).trials
+    assert trials[0].params["learning_rate"] == 2e-3 and trials[0].params["pooling"] == "mean"
+    assert 1 <= trials[0].params["epochs"] <= 2 and 0.0 <= trials[0].params["warmup_fraction"] <= 0.1  # sampled
+    assert trials[1].params["learning_rate"] != 2e-3  # the sampler's own
+    rows = json.loads((out / "study.json").read_text())
+    assert [r["given"] for r in rows] == [True, False]
+    saved = json.loads((out / "trial-000" / "model" / "train_config.json").read_text())
+    assert saved["learning_rate"] == 2e-3  # the run itself trained with it
+    assert "trial 0 (--first-trial) COMPLETE" in capsys.readouterr().err
+    assert json.loads((out / "tune.json").read_text())["first_trial"] == {"learning_rate": 2e-3, "pooling": "mean"}
+
+
+def test_a_killed_first_trial_is_retried_as_given():
+    from bertkit.tuning.study import recover_killed_trials
+
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({"learning_rate": 5e-5}, user_attrs={"given": True})
+    trial = study.ask()
+    trial.suggest_float("learning_rate", 1e-5, 1e-4, log=True)  # then the process dies: the trial stays RUNNING
+    assert recover_killed_trials(study) == [0]
+    retry = study.ask()
+    assert retry.suggest_float("learning_rate", 1e-5, 1e-4, log=True) == 5e-5
+    assert retry.user_attrs == {"retry_of": 0, "given": True}
+
+
 # ---- bad input: one message each --------------------------------------------------------------------
 
 
@@ -263,6 +292,21 @@ def test_zero_trials_and_inverted_ranges(tmp_path, data, capsys):
     assert not Path(out).exists()
 
 
+@pytest.mark.parametrize("given, words", [
+    ("lr=5e-5", "--first-trial: 'lr' is not a searched setting; give KEY=VALUE for any of learning_rate, epochs,"),
+    ("learning_rate=5e-4", "--first-trial: learning_rate=0.0005 is outside --learning-rate-range 1e-05,0.0001; "
+                           "widen the range"),
+    ("epochs=2.5", "--first-trial epochs: '2.5' is not a whole number."),
+    ("batch_size=64", "--first-trial: batch_size=64 is not among --batch-sizes 16,32; add it there"),
+    ("pooling=max", "--first-trial: pooling=max is not among --poolings cls,mean"),
+    ("learning_rate 5e-5", "--first-trial: expected KEY=VALUE items separated by commas, got 'learning_rate 5e-5'"),
+])
+def test_a_first_trial_outside_the_search_space(tmp_path, data, capsys, given, words):
+    err = _fails(capsys, "--data", str(data), "--output", str(tmp_path / "out"), "--first-trial", given)
+    assert words in err
+    assert not (tmp_path / "out").exists()  # refused before anything is written
+
+
 def test_a_searched_setting_given_fixed(tmp_path, data):
     with pytest.raises(BertkitError, match=r"--learning-rate \(learning_rate\) is set by the search: give its range "
                                            r"or choices instead \(--learning-rate-range\)"):
@@ -290,6 +334,9 @@ def test_resume_with_other_settings_is_refused(search, data, capsys):
     err = _fails(capsys, "--data", str(data), "--output", str(out), "--resume", "--max-seq-length", "32")
     assert f"--resume: {out} was started with other settings (" in err and "options: " in err
     assert "Resume with the same flags" in err
+    err = _fails(capsys, "--data", str(data), "--output", str(out), "--resume", *CLI_FLAGS,
+                 "--first-trial", "learning_rate=2e-3")
+    assert "first_trial: None then, {'learning_rate': 0.002} now" in err
 
 
 def test_without_optuna_the_message_says_how_to_install(monkeypatch):

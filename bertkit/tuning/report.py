@@ -17,12 +17,12 @@ from bertkit.report.html import Section, render_page
 from bertkit.tuning.space import SEARCHED
 
 BEST_FILE = "best.json"
-COLUMNS = ("trial", "state", *SEARCHED, "value", "epochs_run", "wall_seconds", "retry_of", "run_dir")
+COLUMNS = ("trial", "state", *SEARCHED, "value", "epochs_run", "wall_seconds", "retry_of", "given", "run_dir")
 
 
 def study_rows(study) -> list[dict]:
     """One row per trial, in trial order: its state, settings, value (a pruned trial's last reported
-    value), epochs run and wall seconds."""
+    value), epochs run, wall seconds, and whether its settings were given (`first_trial`) or sampled."""
     rows = []
     for t in study.get_trials(deepcopy=False):
         value = t.value if t.value is not None else (t.intermediate_values[max(t.intermediate_values)]
@@ -30,7 +30,7 @@ def study_rows(study) -> list[dict]:
         rows.append({"trial": t.number, "state": t.state.name, **{k: t.params.get(k) for k in SEARCHED},
                      "value": value, "epochs_run": t.user_attrs.get("epochs_run"),
                      "wall_seconds": t.user_attrs.get("wall_seconds"), "retry_of": t.user_attrs.get("retry_of"),
-                     "run_dir": t.user_attrs.get("run_dir")})
+                     "given": bool(t.user_attrs.get("given")), "run_dir": t.user_attrs.get("run_dir")})
     return rows
 
 

@@ -116,7 +116,8 @@ def tune(data="imdb", output=None, *, model=None, task: str = "classify", task_o
         report: build each trial's run report and the search report (needs matplotlib).
         pruner: an Optuna pruner to use instead of the median pruner (`prune_*` options).
         **options: `SearchSpace` ranges (`learning_rate_range=(1e-5, 1e-4)`, ...), `TuneConfig` settings
-            (`trials`, `metric`, `search_fraction`, `storage`, ...) and the fixed `bertkit.train` options
+            (`trials`, `metric`, `search_fraction`, `storage`, `first_trial="learning_rate=5e-5,epochs=5"` or
+            a dict, ...) and the fixed `bertkit.train` options
             (`max_seq_length`, `seed`, ...; not the searched ones).
 
     Returns:
@@ -128,6 +129,7 @@ def tune(data="imdb", output=None, *, model=None, task: str = "classify", task_o
     space_opts, tune_opts, fixed = _split_options(options)
     space, config, train_config = SearchSpace(**space_opts), TuneConfig(**tune_opts), TrainConfig(
         **{k: v for k, v in fixed.items() if k in {f.name for f in TrainConfig.options()}})
+    first = space.first_trial(config.first_trial) if config.first_trial else None
     out = Path(output)
     _check_output(out, resume)
     task_cls = get_task_class(task)
@@ -137,10 +139,12 @@ def tune(data="imdb", output=None, *, model=None, task: str = "classify", task_o
     storage = open_storage(config.storage or default_storage(out))
     settings = _settings(out, {"data": str(data), "task": task, "model": model, "task_options": task_options or {},
                                "options": fixed, "space": space.to_dict(), "metric": metric,
-                               "search_fraction": config.search_fraction,
+                               "search_fraction": config.search_fraction, "first_trial": first,
                                "study_name": f"bertkit-tune:{out.resolve()}"}, resume)
     study = load_study(storage, settings["study_name"], seed=train_config.seed, resume=resume,
                        pruner=pruner or median_pruner(config.prune_startup_trials, config.prune_from_epoch))
+    if first and not study.get_trials(deepcopy=False):  # a new study; a resumed one has it already
+        study.enqueue_trial(first, user_attrs={"given": True})
     for number in recover_killed_trials(study):
         print(f"bertkit tune: trial {number} was left running by a killed process: marked FAIL, its settings "
               "queued again", file=sys.stderr)
@@ -158,7 +162,9 @@ def _search(study, setup: TrialSetup, trials: int) -> None:
         failures = failures + 1 if t.state.name == "FAIL" else 0
         value = t.value if t.value is not None else (list(t.intermediate_values.values()) or [None])[-1]
         shown = f"{setup.metric} {value:.4f}" if value is not None else t.user_attrs.get("error", "")
-        print(f"bertkit tune: trial {t.number} {t.state.name} ({finished_trials(study)}/{trials} finished): {shown}; "
+        given = " (--first-trial)" if t.user_attrs.get("given") else ""
+        print(f"bertkit tune: trial {t.number}{given} {t.state.name} ({finished_trials(study)}/{trials} finished): "
+              f"{shown}; "
               + ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in t.params.items()),
               file=sys.stderr)
         if failures >= MAX_FAILURES:

@@ -84,6 +84,42 @@ class SearchSpace(JsonConfig):
         for name, value in parsed.items():
             object.__setattr__(self, name, value)  # frozen: normalised once, here
 
+    def first_trial(self, given, flag: str = "--first-trial") -> dict:
+        """`given` ("KEY=VALUE,..." or a dict of searched `bertkit train` options) -> those settings, parsed and
+        checked against this space: the first trial runs them, and samples the settings not given."""
+        if isinstance(given, str):
+            pairs = [_key_value(item, flag) for item in _items(given, flag)]
+        else:
+            pairs = [(str(k), v) for k, v in dict(given).items()]
+        out = {}
+        for key, value in pairs:
+            name = key.strip().replace("-", "_")
+            if name not in SEARCHED:
+                raise BertkitError(f"{flag}: {key!r} is not a searched setting; give KEY=VALUE for any of "
+                                   f"{', '.join(SEARCHED)}, e.g. {flag} learning_rate=5e-5,epochs=5.")
+            out[name] = self._within(name, value, flag)
+        return out
+
+    def _within(self, name: str, value, flag: str):
+        """One first-trial setting as the sampler would give it, or a message naming the range it is outside."""
+        space = {"learning_rate": self.learning_rate_range, "epochs": self.epochs_range,
+                 "warmup_fraction": self.warmup_fraction_range, "head_dropout": self.head_dropout_range}
+        choices = {"batch_size": self.batch_sizes, "pooling": self.poolings}
+        range_flag = "--" + next(f.name for f in dataclasses.fields(self)
+                                 if f.name in (name + "_range", name + "s")).replace("_", "-")
+        if name in choices:
+            v = _whole(str(value), f"{flag} {name}") if name == "batch_size" else str(value).strip()
+            if v not in choices[name]:
+                raise BertkitError(f"{flag}: {name}={v} is not among {range_flag} "
+                                   f"{','.join(map(str, choices[name]))}; add it there, or give another value.")
+            return v
+        v = _number(str(value), int if name == "epochs" else float, f"{flag} {name}")
+        low, high = space[name]
+        if not low <= v <= high:
+            raise BertkitError(f"{flag}: {name}={v} is outside {range_flag} {low},{high}; widen the range, or give "
+                               "a value inside it.")
+        return v
+
     def suggest(self, trial) -> dict:
         """Samples one trial's settings (an `optuna.Trial`); the keys are `bertkit.train` options."""
         lr, epochs, warmup, dropout = (self.learning_rate_range, self.epochs_range, self.warmup_fraction_range,
@@ -96,6 +132,14 @@ class SearchSpace(JsonConfig):
             "pooling": trial.suggest_categorical("pooling", list(self.poolings)),
             "head_dropout": trial.suggest_float("head_dropout", *dropout),
         }
+
+
+def _key_value(item: str, flag: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise BertkitError(f"{flag}: expected KEY=VALUE items separated by commas, got {item!r}; e.g. "
+                           f"{flag} learning_rate=5e-5,epochs=5,batch_size=32,pooling=cls.")
+    return key, value
 
 
 def _whole(text: str, flag: str) -> int:
@@ -116,6 +160,10 @@ class TuneConfig(JsonConfig):
                                     "the real dev/test split is used once, for the best settings", above=0.0,
                                     maximum=0.5)
     storage: str | None = option(None, "Optuna RDB storage URL of the study", unset="sqlite:///OUTPUT/tune.db")
+    first_trial: str | dict | None = option(
+        None, "settings the first trial runs, KEY=VALUE,... of the searched options (e.g. "
+        "learning_rate=5e-5,epochs=5,batch_size=32,pooling=cls; those not given are sampled): settings you "
+        "already trust, scored on the same held-out split as the search's own", unset="every trial is sampled")
     # 2, not 1: on MRPC 9 of 12 trials sat at the majority class's F1 after epoch 1 (0.785-0.79), and 7 were
     # pruned there on ties with the median (benchmarks/results/tune-mrpc.json); the first epoch ranks little.
     prune_from_epoch: int = option(2, "MedianPruner: the first epoch after which a trial may be stopped",

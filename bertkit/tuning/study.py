@@ -99,7 +99,8 @@ def recover_killed_trials(study) -> list[int]:
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(state.RUNNING,)):
         study.tell(trial.number, state=state.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+        given = {"given": True} if trial.user_attrs.get("given") else {}
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, **given})
         recovered.append(trial.number)
     return recovered
 
