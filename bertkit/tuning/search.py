@@ -17,7 +17,7 @@ from bertkit.tuning import report as report_lib
 from bertkit.tuning.data import search_splits
 from bertkit.tuning.final import BEST_DIR, retrain_best, train_command
 from bertkit.tuning.objective import TrialSetup, run_trial
-from bertkit.tuning.space import SEARCHED, SearchSpace, TuneConfig
+from bertkit.tuning.space import SEARCHED, SearchSpace, TuneConfig, range_flag
 from bertkit.tuning.study import (STORAGE_FILE, default_storage, finished_trials, load_study, median_pruner,
                                   open_storage, recover_killed_trials)
 
@@ -71,7 +71,7 @@ def _split_options(options: dict) -> tuple[dict, dict, dict]:
     if searched:
         flag = "--" + searched[0].replace("_", "-")
         raise BertkitError(f"{flag} ({searched[0]}) is set by the search: give its range or choices instead "
-                           f"({_range_flag(searched[0])}); LOW = HIGH, or a single choice, fixes it.")
+                           f"({range_flag(searched[0])}); LOW = HIGH, or a single choice, fixes it.")
     TrainConfig(**train), PreprocessConfig(**pre)  # bad values fail now, not in the first trial
     if fixed.get("method", "fine-tune") != "fine-tune":
         raise BertkitError(f"bertkit tune searches fine-tuning settings; --method {fixed['method']} is not supported.")
@@ -79,12 +79,6 @@ def _split_options(options: dict) -> tuple[dict, dict, dict]:
     # search started one way can be resumed the other.
     defaults = {f.name: f.default for c in (TrainConfig, PreprocessConfig, TaskConfig) for f in c.options()}
     return space, tune, {k: v for k, v in fixed.items() if v != defaults[k]}
-
-
-def _range_flag(option: str) -> str:
-    """The search-space flag of a searched `bertkit train` option (learning_rate -> --learning-rate-range)."""
-    name = next(f.name for f in SearchSpace.options() if f.name in (option + "_range", option + "s"))
-    return "--" + name.replace("_", "-")
 
 
 def _settings(out: Path, settings: dict, resume: bool) -> dict:

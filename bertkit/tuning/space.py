@@ -105,18 +105,17 @@ class SearchSpace(JsonConfig):
         space = {"learning_rate": self.learning_rate_range, "epochs": self.epochs_range,
                  "warmup_fraction": self.warmup_fraction_range, "head_dropout": self.head_dropout_range}
         choices = {"batch_size": self.batch_sizes, "pooling": self.poolings}
-        range_flag = "--" + next(f.name for f in dataclasses.fields(self)
-                                 if f.name in (name + "_range", name + "s")).replace("_", "-")
+        flag_of_range = range_flag(name)
         if name in choices:
             v = _whole(str(value), f"{flag} {name}") if name == "batch_size" else str(value).strip()
             if v not in choices[name]:
-                raise BertkitError(f"{flag}: {name}={v} is not among {range_flag} "
+                raise BertkitError(f"{flag}: {name}={v} is not among {flag_of_range} "
                                    f"{','.join(map(str, choices[name]))}; add it there, or give another value.")
             return v
         v = _number(str(value), int if name == "epochs" else float, f"{flag} {name}")
         low, high = space[name]
         if not low <= v <= high:
-            raise BertkitError(f"{flag}: {name}={v} is outside {range_flag} {low},{high}; widen the range, or give "
+            raise BertkitError(f"{flag}: {name}={v} is outside {flag_of_range} {low},{high}; widen the range, or give "
                                "a value inside it.")
         return v
 
@@ -132,6 +131,12 @@ class SearchSpace(JsonConfig):
             "pooling": trial.suggest_categorical("pooling", list(self.poolings)),
             "head_dropout": trial.suggest_float("head_dropout", *dropout),
         }
+
+
+def range_flag(option: str) -> str:
+    """The search-space flag of a searched `bertkit train` option (learning_rate -> --learning-rate-range)."""
+    name = next(f.name for f in SearchSpace.options() if f.name in (option + "_range", option + "s"))
+    return "--" + name.replace("_", "-")
 
 
 def _key_value(item: str, flag: str) -> tuple[str, str]:
