@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from bertkit.core import graph
 from bertkit.core.errors import BertkitError
 from bertkit.export.config import ExportConfig
 from bertkit.export.savedmodel import FORMAT_VERSION, SIGNATURE, largest_difference, probe_inputs
@@ -97,7 +98,7 @@ def convert(serve, inputs: tuple, quantize: str, samples: list | None = None, wh
         what: the task and tokenizer, for error messages.
     """
     specs = [tf.TensorSpec([None], tf.string, name=name) for name in inputs]
-    traced = tf.function(lambda *columns: serve(**dict(zip(inputs, columns))), input_signature=specs)
+    traced = graph.function(lambda *columns: serve(**dict(zip(inputs, columns))), input_signature=specs)
     concrete = traced.get_concrete_function()
     # Weights become constants here: the converter keeps Keras 3 variables as resource variables otherwise,
     # which LiteRT reads but cannot quantize.
@@ -111,7 +112,7 @@ def convert(serve, inputs: tuple, quantize: str, samples: list | None = None, wh
             f"cannot hold (lookup tables or a SentencePiece model handle: {', '.join(leftover[:4])}). Export a "
             "SavedModel instead (bertkit export without --format) and serve that.")
     names = list(concrete.structured_outputs)  # a dict's flat order: its sorted keys
-    named = tf.function(lambda *columns: dict(zip(sorted(names), frozen(*columns))), input_signature=specs)
+    named = graph.function(lambda *columns: dict(zip(sorted(names), frozen(*columns))), input_signature=specs)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([named.get_concrete_function()], tf.Module())
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.allow_custom_ops = True  # the tokenizer's tensorflow-text ops; check_ops vets every custom op

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from bertkit.core import graph
 from bertkit.core.errors import BertkitError
 from bertkit.core.io import atomic_directory
 
@@ -90,7 +91,7 @@ def export_model(model, output, *, verify: bool = True) -> Path:
 def _save(bm, output: Path, signature, module: ServingModule, verify: bool) -> None:
     specs = [tf.TensorSpec([None], tf.string, name=name) for name in signature.inputs]
     serve = bm.runner.serving_function()
-    module.serve = tf.function(lambda *inputs: serve(**dict(zip(signature.inputs, inputs))), input_signature=specs)
+    module.serve = graph.function(lambda *inputs: serve(**dict(zip(signature.inputs, inputs))), input_signature=specs)
     concrete = module.serve.get_concrete_function()
     info = {
         "format_version": FORMAT_VERSION, "task": bm.task_config.task, "signature": SIGNATURE,

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bertkit.core import graph
 from bertkit.core.config import TrainConfig
 from bertkit.core.errors import BertkitError
 from bertkit.training.checkpoints import Checkpointer
@@ -69,9 +70,9 @@ class StepFunctions:
         # With XLA every distinct batch shape compiles once; bucketed lengths are multiples of 8, so
         # there are at most max_seq_length / 8 of them. Without it, `trace_once_for` replaces these.
         self.jit_compile = jit_compile
-        self.step = tf.function(self._step, reduce_retracing=not jit_compile, jit_compile=jit_compile)
-        self.micro = tf.function(self._micro, reduce_retracing=not jit_compile, jit_compile=jit_compile)
-        self.apply = tf.function(self._apply)
+        self.step = graph.function(self._step, reduce_retracing=not jit_compile, jit_compile=jit_compile)
+        self.micro = graph.function(self._micro, reduce_retracing=not jit_compile, jit_compile=jit_compile)
+        self.apply = graph.function(self._apply)
 
     def trace_once_for(self, element_spec) -> None:
         """Without XLA, traces the step once for every batch the dataset can yield (any length, the
@@ -86,8 +87,8 @@ class StepFunctions:
                 self.optimizer.build(self.model.trainable_variables)
         features, labels = element_spec
         signature = (features, labels, tf.TensorSpec([], tf.int32))
-        self.step = tf.function(self._step, input_signature=signature)
-        self.micro = tf.function(self._micro, input_signature=signature)
+        self.step = graph.function(self._step, input_signature=signature)
+        self.micro = graph.function(self._micro, input_signature=signature)
 
     def _grads(self, features, labels, group_size):
         with tf.GradientTape() as tape:

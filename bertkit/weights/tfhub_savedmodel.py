@@ -45,6 +45,7 @@ import tensorflow as tf
 from google.protobuf.message import DecodeError
 from tensorflow.core.protobuf import saved_model_pb2, trackable_object_graph_pb2
 
+from bertkit.core import graph
 from bertkit.core.config import EncoderConfig
 from bertkit.core.io import atomic_directory
 from bertkit.modeling.encoder import INPUT_NAMES, MASK_NEGATIVE, BertEncoder
@@ -320,7 +321,7 @@ def reusable_saved_model(module: HubBertEncoder, vocab_file: str, do_lower_case:
     root.regularization_losses = []
     root.vocab_file = tf.saved_model.Asset(vocab_file)
     root.do_lower_case = tf.Variable(do_lower_case, trainable=False, name="do_lower_case")
-    call = tf.function(module.call)
+    call = graph.function(module.call)
     for training in (False, True):  # a Python bool: one graph each, both saved
         call.get_concrete_function([SPEC] * 3, training=training)
         call.get_concrete_function({n: SPEC for n in INPUT_NAMES}, training=training)
