@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import tensorflow as tf
 
+from bertkit.core import graph
 from bertkit.core.errors import BertkitError
 
 CONFIG_FILE = "tokenizer_config.json"  # bertkit's own (a "bertkit_tokenizer" key) or Hugging Face's
@@ -96,16 +97,16 @@ class TokenizerBase:
         """Tokenizes a batch of texts: string `[B]` (a scalar is a batch of one) -> int32 `[B, (pieces)]`,
         without special tokens, exactly as the family's reference tokenizer.
 
-        Works inside tf.data, tf.function and SavedModel signatures; called eagerly, it runs the same graph
-        through one cached tf.function (the ops one by one would be many times slower).
+        Works inside tf.data, tf.function and SavedModel signatures. Eagerly and in graphs alike it calls one
+        cached tf.function: eagerly the ops one by one would be many times slower, and each graph that
+        tokenizes (training's encode, prediction's, an export's) calls the graph traced once instead of
+        tracing it again (1.5-2 s for a `tokenizer.json` on a 2-core Zen 3).
         """
         texts = tf.convert_to_tensor(texts, dtype=tf.string)
         if texts.shape.rank == 0:
             texts = texts[tf.newaxis]
-        if not tf.executing_eagerly():
-            return self.encode(texts)
         if getattr(self, "_compiled", None) is None:
-            self._compiled = tf.function(self.encode, input_signature=[tf.TensorSpec([None], tf.string)])
+            self._compiled = graph.function(self.encode, input_signature=[tf.TensorSpec([None], tf.string)])
         return self._compiled(texts)
 
     def encode(self, texts: tf.Tensor) -> tf.RaggedTensor:
