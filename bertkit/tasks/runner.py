@@ -39,13 +39,13 @@ class TaskRunner:
 
     def __init__(self, task, model=None):
         self.task, self.model = task, model
-        # reduce_retracing: chunks differ in size, so the first retrace relaxes every dimension.
+        # encode: see `encode`; decode: reduce_retracing relaxes every dimension at the first retrace.
         self._encode = graph.function(task.encode, reduce_retracing=True)
         self._decode = graph.function(task.decode, reduce_retracing=True)
         if model is not None:
             names = task.model_input_names()
             self.call_model = graph.function(lambda x: model({n: x[n] for n in names}, training=False),
-                                          input_signature=[{name: MODEL_INPUT for name in names}])
+                                             input_signature=[{name: MODEL_INPUT for name in names}])
 
     def features(self, examples, with_labels: bool = True) -> FeatureSet:
         """Every example's rows (and labels), unpadded: what the training loop batches."""
@@ -65,8 +65,7 @@ class TaskRunner:
     def encode(self, columns: dict) -> dict:
         """`task.encode` on one chunk of columns, through one trace for chunks of any size."""
         # The first trace leaves every dimension open; left to reduce_retracing, the first chunk of another
-        # size (the test set after the training set, a short last chunk) traced the tokenizer's graph again:
-        # 1.5-2 s of a small run on a 2-core Zen 3.
+        # size (a short last chunk) traced the whole encode graph again: 1.5-2 s of a small run on a Zen 3.
         self._encode.get_concrete_function(tf.nest.map_structure(_any_size, columns))
         return self._encode(columns)
 

@@ -99,7 +99,7 @@ def pair_dataset(rows, left, right, target, batch_size: int, seed: int) -> tf.da
 def embed_rows(head, rows) -> np.ndarray:
     """The head's embeddings `[N, H]` (float64) of every row, in row order."""
     call = graph.function(lambda x: head.embed({n: x[n] for n in INPUT_NAMES}, training=False),
-                       input_signature=[{n: tf.TensorSpec([None, None], tf.int32) for n in INPUT_NAMES}])
+                          input_signature=[{n: tf.TensorSpec([None, None], tf.int32) for n in INPUT_NAMES}])
     out = np.zeros((len(rows), head.encoder.config.hidden_size))
     for feats, _ in rows.eval_batches():
         index = feats.pop("feature_index")
