@@ -8,7 +8,9 @@ library, on 8 / 16 / 64 examples per class of SST-2 and IMDB, over seeds.
   could not share it; it keeps its picks in file order.)
 * Test: SST-2's labelled test split (1,821 sentences); IMDB's imdb/test.jsonl without the reviews whose
   text is also in imdb_full/train.jsonl (4,967), or a seeded sample of them (`--test-samples`, seed 0,
-  the same for every run). The same test file for every run of a dataset.
+  the same for every run). The same test file for every run of a dataset. `--score-on selection` scores
+  instead on 1,000 seeded rows of the train file (SST-2: of 10 or more words), less the run's training
+  rows: settings are chosen there, and the test split is read only by the grid that reports them.
 * Systems (`--systems`):
   - `bertkit-few-shot`: `bertkit.train(method="few-shot")` with bertkit's defaults (since the as-setfit-v5
     grid: setfit's batch 16 and 1 epoch; before, 32 and 3);
@@ -139,14 +141,19 @@ def system_options(name: str, args) -> dict:
 def run_grid(args, log: runs.RunLog, python: Path | None, model_dir: str) -> None:
     for dataset in args.datasets.split(","):
         pool = runs.train_pool(dataset)
-        test, test_what = runs.test_set(dataset, args.test_samples if dataset == "imdb" else args.sst2_test_samples)
+        if args.score_on == "selection":
+            test, test_what = runs.selection_set(dataset, args.selection_samples, args.selection_min_words)
+        else:
+            test, test_what = runs.test_set(dataset, args.test_samples if dataset == "imdb" else args.sst2_test_samples)
         for n in map(int, args.per_class.split(",")):
             for seed in map(int, args.seeds.split(",")):
                 with tempfile.TemporaryDirectory(prefix="bertkit-few-") as tmp:
                     folder = Path(tmp)
-                    runs.write_rows(folder / "train.jsonl", draw_per_class(pool, n, seed))
-                    runs.write_rows(folder / "test.jsonl", test)
-                    info = {"dataset": dataset, "per_class": n, "seed": seed, "test": test_what, "test_n": len(test)}
+                    train = draw_per_class(pool, n, seed)
+                    scored = runs.without(test, train) if args.score_on == "selection" else test
+                    runs.write_rows(folder / "train.jsonl", train)
+                    runs.write_rows(folder / "test.jsonl", scored)
+                    info = {"dataset": dataset, "per_class": n, "seed": seed, "test": test_what, "test_n": len(scored)}
                     for name in args.systems.split(","):
                         options = system_options(name, args)
                         key = f"{dataset}/{n}/{seed}/{name}"
@@ -168,6 +175,11 @@ def main():
     p.add_argument("--test-samples", type=int, default=None, help="IMDB only: score a seeded sample of this many "
                    "test reviews (the same for every run); default all")
     p.add_argument("--sst2-test-samples", type=int, default=None, help="SST-2: the same (for smoke runs); default all")
+    p.add_argument("--score-on", choices=("test", "selection"), default="test", help="selection: score on held-out "
+                   "rows of the train file instead of the test split, to choose settings without seeing the test")
+    p.add_argument("--selection-samples", type=int, default=1000)
+    p.add_argument("--selection-min-words", type=int, default=10, help="SST-2's train file is mostly phrases, its "
+                   "test split sentences (median 18 words): select on the longer rows")
     p.add_argument("--systems", default="bertkit-few-shot,bertkit-fine-tune,setfit",
                    help=f"comma-separated, of {', '.join(SYSTEMS)}")
     p.add_argument("--max-seq-length", type=int, default=128)
@@ -190,6 +202,9 @@ def main():
     # The model as asked ("default": the packaged MiniLM), not its path: the path differs between checkouts.
     setup = {"model": args.model or "default", "test_samples": args.test_samples, "sst2_test_samples": args.sst2_test_samples,
              "max_seq_length": args.max_seq_length}
+    if args.score_on == "selection":  # only then, so that the test grids' logs keep their setup
+        setup.update(score_on="selection", selection_samples=args.selection_samples,
+                     selection_min_words=args.selection_min_words)
     log = runs.RunLog(runs.RESULTS / f"{name}.partial.jsonl", setup)
     python = runs.ensure_venv(Path(args.peers_venv), runs.PEER_REQUIREMENTS) if "setfit" in args.systems else None
     run_grid(args, log, python, model_dir)

@@ -52,6 +52,7 @@ PEER_REQUIREMENTS = [TORCH, "transformers>=4.46,<6", "safetensors", "setfit", "s
 TRAIN_FILES = {"imdb": "imdb/train.jsonl", "sst2": "sst2/train.jsonl"}
 TEST_FILES = {"imdb": "imdb/test.jsonl", "sst2": "sst2/test.jsonl"}
 TEST_SEED = 0  # one test set for every run, whatever the run's seed
+SELECTION_SEED = 1  # the held-out training rows that settings are chosen on (few_shot.py --score-on selection)
 
 
 def test_set(dataset: str, samples: int | None) -> tuple[list[dict], str]:
@@ -72,6 +73,20 @@ def test_set(dataset: str, samples: int | None) -> tuple[list[dict], str]:
         rows = [rows[i] for i in keep]
         what += f", a sample of {samples:,} (seed {TEST_SEED}, file order)"
     return rows, what
+
+
+def selection_set(dataset: str, samples: int, min_words: int) -> tuple[list[dict], str]:
+    """A seeded sample of the train file's rows of at least `min_words` words, to choose settings on without
+    looking at the test split. A run drops the rows it trains on (see `without`)."""
+    pool = [r for r in train_pool(dataset) if len(r["text"].split()) >= min_words]
+    keep = np.sort(np.random.default_rng(SELECTION_SEED).choice(len(pool), min(samples, len(pool)), replace=False))
+    return ([pool[i] for i in keep], f"{TRAIN_FILES[dataset]}: {len(keep):,} rows of >= {min_words} words "
+            f"(seed {SELECTION_SEED}, file order), less each run's training rows")
+
+
+def without(rows: list[dict], drop: list[dict]) -> list[dict]:
+    texts = {r["text"] for r in drop}
+    return [r for r in rows if r["text"] not in texts]
 
 
 def train_pool(dataset: str) -> list[dict]:
