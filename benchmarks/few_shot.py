@@ -26,7 +26,7 @@ bertkit's few-shot defaults against setfit 1.2's (what differs is marked *):
 | pairs | `pair_iterations` 20: per round each example with a random one of its label and one of another | *`num_iterations` 20: the same count (20 x N positive, 20 x N negative), cycling through a shuffled list of every same-label (other-label) pair |
 | batch | 16 (`batch_size`; fine-tuning's default is 32) | 16 |
 | epochs over the pairs | 1 (`epochs`; fine-tuning's default is 3) | 1 |
-| body learning rate, warm-up, weight decay | 2e-5, 0.1 linear, 0.01 | 2e-5, 0.1 linear, 0.01 (`l2_weight`) |
+| body learning rate, warm-up, weight decay | *5e-5 (2e-5 before the v7 grid), 0.1 linear, 0.01 | 2e-5, 0.1 linear, 0.01 (`l2_weight`) |
 | optimizer | AdamW *eps 1e-6, clipping 1.0 | torch AdamW eps 1e-8, clipping 1.0 |
 | loss | cosine similarity vs target, squared error | CosineSimilarityLoss (the same) |
 | embedding | mean pooling, L2-normalised | the model's modules: mean pooling + Normalize |
