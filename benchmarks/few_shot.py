@@ -13,7 +13,7 @@ library, on 8 / 16 / 64 examples per class of SST-2 and IMDB, over seeds.
   rows: settings are chosen there, and the test split is read only by the grid that reports them.
 * Systems (`--systems`):
   - `bertkit-few-shot`: `bertkit.train(method="few-shot")` with bertkit's defaults (since the as-setfit-v5
-    grid: setfit's batch 16 and 1 epoch; before, 32 and 3);
+    grid: setfit's batch 16 and 1 epoch; before, 32 and 3; since the v7 grid: learning rate 5e-5, not 2e-5);
   - `bertkit-few-shot-as-setfit`: the same with batch 16 and 1 epoch given explicitly (the earlier grids);
   - `bertkit-fine-tune`: ordinary fine-tuning of the encoder and head with bertkit's defaults (3 epochs,
     lr 2e-5, batch 32: only a few optimizer steps on 16-128 examples; `--fine-tune-options` changes them);
