@@ -13,7 +13,8 @@ library, on 8 / 16 / 64 examples per class of SST-2 and IMDB, over seeds.
   rows: settings are chosen there, and the test split is read only by the grid that reports them.
 * Systems (`--systems`):
   - `bertkit-few-shot`: `bertkit.train(method="few-shot")` with bertkit's defaults (since the as-setfit-v5
-    grid: setfit's batch 16 and 1 epoch; before, 32 and 3; since the v7 grid: learning rate 5e-5, not 2e-5);
+    grid: setfit's batch 16 and 1 epoch; before, 32 and 3; in the v7 grid only: learning rate 5e-5; since v8:
+    the head's C = 100);
   - `bertkit-few-shot-as-setfit`: the same with batch 16 and 1 epoch given explicitly (the earlier grids);
   - `bertkit-fine-tune`: ordinary fine-tuning of the encoder and head with bertkit's defaults (3 epochs,
     lr 2e-5, batch 32: only a few optimizer steps on 16-128 examples; `--fine-tune-options` changes them);
@@ -26,11 +27,11 @@ bertkit's few-shot defaults against setfit 1.2's (what differs is marked *):
 | pairs | `pair_iterations` 20: per round each example with a random one of its label and one of another | *`num_iterations` 20: the same count (20 x N positive, 20 x N negative), cycling through a shuffled list of every same-label (other-label) pair |
 | batch | 16 (`batch_size`; fine-tuning's default is 32) | 16 |
 | epochs over the pairs | 1 (`epochs`; fine-tuning's default is 3) | 1 |
-| body learning rate, warm-up, weight decay | *5e-5 (2e-5 before the v7 grid), 0.1 linear, 0.01 | 2e-5, 0.1 linear, 0.01 (`l2_weight`) |
+| body learning rate, warm-up, weight decay | 2e-5 (5e-5 in the v7 grid), 0.1 linear, 0.01 | 2e-5, 0.1 linear, 0.01 (`l2_weight`) |
 | optimizer | AdamW *eps 1e-6, clipping 1.0 | torch AdamW eps 1e-8, clipping 1.0 |
 | loss | cosine similarity vs target, squared error | CosineSimilarityLoss (the same) |
 | embedding | mean pooling, L2-normalised | the model's modules: mean pooling + Normalize |
-| head | L2 logistic regression, C = 1, solved by Newton's method | scikit-learn `LogisticRegression()` (C = 1, lbfgs, 100 iterations) |
+| head | L2 logistic regression, *C = 100 (1 before the v8 grid), solved by Newton's method | scikit-learn `LogisticRegression()` (C = 1, lbfgs, 100 iterations) |
 | truncation | *head+tail, 128 tokens | head, 128 tokens (`model_body.max_seq_length`; its own default is 256) |
 | precision | *`auto`: bf16 on CPUs that have it | float32 |
 | batch order | *shuffled, sorted by length within windows of 4 batches | shuffled |

@@ -39,12 +39,10 @@ def one_run(pool, selection, n: int, seed: int, learning_rate: float) -> dict:
 
     fits, solve = {}, fs.logistic_regression
 
-    def every_c(x, labels, classes, iterations=50):  # the run's own head stays C = 1
-        for c in CS:
-            fs.L2 = c
-            fits[c] = solve(x, labels, classes, iterations)
-        fs.L2 = 1.0
-        return fits[1.0]
+    def every_c(x, labels, classes, c, iterations=50):  # the run's own head keeps its C
+        for other in CS:
+            fits[other] = solve(x, labels, classes, other, iterations)
+        return fits[c] if c in fits else solve(x, labels, classes, c, iterations)
 
     fs.logistic_regression = every_c
     try:
